@@ -1,0 +1,40 @@
+# The one entry point: `make lab` to use alpaca_nb, `make test` to check it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: lab test lint bench sim clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Re-install whenever pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+lab: $(STAMP)
+	ALPACA_NB_MODE=$${ALPACA_NB_MODE:-auto} $(BIN)/jupyter lab --notebook-dir=notebooks \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=$${OPEN_BROWSER:-False}
+
+lint: $(STAMP)
+	$(BIN)/ruff check alpaca_nb tests benchmarks
+	$(BIN)/ruff format --check alpaca_nb tests benchmarks
+	$(BIN)/mypy
+
+# pytest exit code 5 (nothing collected) counts as failure.
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sim_throughput.py
+
+sim: $(STAMP)
+	$(BIN)/python -m alpaca_nb.sim --port $${PORT:-8765} --seed $${SEED:-7}
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,125 @@
+"""Fault injection for the simulator: failed, stalled and reset HTTP requests; dropped or silent streams.
+
+Rules are armed from any thread (tests call them from the main thread) and consumed by the server's
+HTTP middleware on the simulator's loop; stream faults are handed to the loop thread-safely.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Action = Literal["fail", "stall", "reset"]
+
+
+@dataclass(slots=True)
+class FaultRule:
+    action: Action
+    method: str
+    path: str
+    times: int
+    after_apply: bool
+    status: int = 0
+    seconds: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method.upper()) and fnmatch.fnmatchcase(path, self.path)
+
+
+class StreamControl(Protocol):
+    """What the stream server exposes to ``Faults`` (implemented by the simulator's stream hub)."""
+
+    def drop(self) -> None: ...
+    def drop_every(self, seconds: float | None) -> None: ...
+    def silence(self, seconds: float) -> None: ...
+
+
+class Faults:
+    """Arms faults for the next matching requests (``path`` may be a glob, e.g. ``/v2/orders/*``).
+
+    Examples
+    --------
+    >>> sim.faults.fail("POST", "/v2/orders", 504, after_apply=True)  # order accepted, client sees 504
+    >>> sim.faults.stall("GET", "/v2/account", seconds=5)
+    >>> sim.faults.reset("POST", "/v2/orders")                          # connection reset by peer
+    >>> sim.faults.drop_streams(); sim.faults.silence_streams(10)
+    """
+
+    def __init__(self, streams: StreamControl, call_soon: Callable[[Callable[[], None]], None]) -> None:
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+        self._streams = streams
+        self._call_soon = call_soon
+        self.triggered = 0
+
+    def _arm(self, rule: FaultRule) -> None:
+        if rule.times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._rules.append(rule)
+
+    def fail(self, method: str, path: str, status: int, times: int = 1, after_apply: bool = False) -> None:
+        """Answer the next ``times`` matching requests with an Alpaca-shaped ``status`` error.
+
+        With ``after_apply=True`` the request is carried out first (an order is accepted) and only
+        the answer is replaced: the client sees an error for something that happened.
+        """
+        if not 400 <= status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
+        self._arm(FaultRule("fail", method.upper(), path, times, after_apply, status=status))
+
+    def stall(
+        self, method: str, path: str, seconds: float, times: int = 1, after_apply: bool = False
+    ) -> None:
+        """Hold the next matching requests ``seconds`` before (or, ``after_apply``, after) handling them.
+
+        A stalled request is still carried out when the stall ends, even if its client gave up.
+        """
+        self._arm(FaultRule("stall", method.upper(), path, times, after_apply, seconds=seconds))
+
+    def reset(self, method: str, path: str, times: int = 1, after_apply: bool = False) -> None:
+        """Drop the connection of the next matching requests without an answer."""
+        self._arm(FaultRule("reset", method.upper(), path, times, after_apply))
+
+    def take(self, method: str, path: str) -> FaultRule | None:
+        """The first armed rule matching this request, consumed once (called by the server)."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(method, path):
+                    rule.times -= 1
+                    if rule.times == 0:
+                        self._rules.remove(rule)
+                    self.triggered += 1
+                    return rule
+        return None
+
+    @property
+    def pending(self) -> list[FaultRule]:
+        with self._lock:
+            return list(self._rules)
+
+    def drop_streams(self) -> None:
+        """Close every market-data and trading stream connection now."""
+        self._call_soon(self._streams.drop)
+
+    def drop_streams_every(self, seconds: float | None) -> None:
+        """Drop all streams every ``seconds`` (``None`` or 0 stops it)."""
+        self._call_soon(lambda: self._streams.drop_every(seconds or None))
+
+    def silence_streams(self, seconds: float) -> None:
+        """Keep stream sockets open (pings answered) but send no data for ``seconds``."""
+        self._call_soon(lambda: self._streams.silence(seconds))
+
+    def clear(self) -> None:
+        """Disarm every HTTP rule and stop periodic drops and silence."""
+        with self._lock:
+            self._rules.clear()
+
+        def calm() -> None:
+            self._streams.drop_every(None)
+            self._streams.silence(0)
+
+        self._call_soon(calm)

@@ -1,0 +1,178 @@
+"""HTTP plumbing shared by the simulator's REST routes: auth, rate limits, faults, request log."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .broker import Account, Broker
+from .faults import Faults
+from .wire import ApiError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_FAULT_MESSAGES = {
+    429: (42910000, "rate limit exceeded"),
+    500: (50010000, "internal server error"),
+    502: (50210000, "bad gateway"),
+    503: (50310000, "service unavailable"),
+    504: (50410000, "gateway timeout"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the simulator received (for tests: what reached which account)."""
+
+    method: str
+    path: str
+    account: str | None
+    status: int
+    at: float
+    client_order_id: str | None = None
+
+
+def json_response(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
+
+
+def raw_json_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def error_response(err: ApiError) -> web.Response:
+    return raw_json_response(err.body(), err.status)
+
+
+class RateLimiter:
+    """Alpaca's per-key limit: ``limit`` requests per 60-second window, with X-RateLimit-* headers."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def hit(self, key: str, api: str) -> tuple[bool, dict[str, str]]:
+        if self.limit is None:
+            return True, {}
+        now = time.time()
+        start, count = self._windows.get((key, api), (now, 0))
+        if now - start >= 60:
+            start, count = now, 0
+        allowed = count < self.limit
+        count += allowed
+        self._windows[(key, api)] = (start, count)
+        reset = int(start + 60)
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.limit - count),
+            "X-RateLimit-Reset": str(reset),
+        }
+        if not allowed:
+            headers["Retry-After"] = str(max(1, int(reset - now + 0.999)))
+        return allowed, headers
+
+
+class Gate:
+    """The middleware: request log, faults, authentication and rate limits, in that order."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        faults: Faults,
+        trading_limit: RateLimiter,
+        data_limit: RateLimiter,
+        log: deque[RequestRecord],
+    ) -> None:
+        self.broker = broker
+        self.faults = faults
+        self.limits = {"trading": trading_limit, "data": data_limit}
+        self.log = log
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await handler(request)  # streams authenticate in-band
+        api = "data" if request.path.startswith("/v2/stocks") else "trading"
+        acct = self.broker.authenticate(
+            request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY")
+        )
+        request["account"] = acct
+        response = await self._handle(request, handler, api, acct)
+        self.log.append(
+            RequestRecord(
+                request.method,
+                request.path,
+                acct.name if acct else None,
+                response.status,
+                time.time(),
+                request.get("client_order_id"),
+            )
+        )
+        return response
+
+    async def _handle(
+        self, request: web.Request, handler: Handler, api: str, acct: Account | None
+    ) -> web.StreamResponse:
+        rule = self.faults.take(request.method, request.path)
+        if rule is not None and not rule.after_apply:
+            early = await self._fault(rule, request)
+            if early is not None:
+                return early
+        response = await self._authorized(request, handler, api, acct)
+        if rule is not None and rule.after_apply:
+            late = await self._fault(rule, request)
+            if late is not None:
+                return late
+        return response
+
+    async def _authorized(
+        self, request: web.Request, handler: Handler, api: str, acct: Account | None
+    ) -> web.StreamResponse:
+        if acct is None:
+            # Trading answers 401; market data answers 403 for bad or missing keys.
+            status = 401 if api == "trading" else 403
+            return error_response(ApiError(status, 40110000, "request is not authorized"))
+        allowed, headers = self.limits[api].hit(acct.key_id, api)
+        if not allowed:
+            response: web.StreamResponse = error_response(ApiError(429, 42910000, "rate limit exceeded"))
+        else:
+            try:
+                response = await handler(request)
+            except ApiError as err:
+                response = error_response(err)
+            except orjson.JSONDecodeError:
+                response = error_response(ApiError(400, 40010000, "request body format is invalid"))
+        response.headers.update(headers)
+        return response
+
+    async def _fault(self, rule: Any, request: web.Request) -> web.StreamResponse | None:
+        if rule.action == "stall":
+            await asyncio.sleep(rule.seconds)
+            return None
+        if rule.action == "reset":
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError("simulated connection reset")
+        code, message = _FAULT_MESSAGES.get(rule.status, (rule.status * 100_000, "simulated failure"))
+        response = error_response(ApiError(rule.status, code, message))
+        if rule.status == 429:
+            response.headers.update({"Retry-After": "1", "X-RateLimit-Remaining": "0"})
+        return response
+
+
+async def read_json(request: web.Request) -> Any:
+    body = await request.read()
+    if not body:
+        raise ApiError(400, 40010000, "request body format is invalid")
+    return orjson.loads(body)
+
+
+def query_bool(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "false").lower() in ("true", "1")

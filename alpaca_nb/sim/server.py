@@ -1,0 +1,294 @@
+"""``Simulator``: the local Alpaca stand-in, served on one 127.0.0.1 port from a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+
+from .broker import Broker
+from .data_routes import DataRoutes, Plan
+from .faults import Faults
+from .http import Gate, RateLimiter, RequestRecord
+from .market import Hours, Market, Pin
+from .streams import StreamServer
+from .trading_routes import TradingRoutes
+
+T = TypeVar("T")
+AccountName = Literal["paper", "live"]
+
+
+class Simulator:
+    """A seeded, deterministic Alpaca (trading REST, market-data REST, both WebSocket streams).
+
+    The unmodified alpaca-py clients work against it with ``url_override``; so does alpaca_nb's
+    demo mode. Everything runs on one asyncio loop in one daemon thread; ``stop()`` joins it.
+
+    Parameters
+    ----------
+    seed:
+        Same seed, same market history.
+    symbols:
+        The universe (default: AAPL, MSFT, GOOGL, AMZN, NVDA, TSLA, META, AMD, NFLX, JPM, V, KO,
+        SPY, QQQ, IWM; FAKEPACA is always on ``/v2/test``).
+    port, host:
+        Where to listen; port 0 picks a free port. Keep ``host`` on loopback.
+    hours:
+        ``"calendar"``: the market trades only in exchange sessions. ``"always"``: from today on
+        it trades around the clock (demo mode uses this so charts move at any hour).
+    rate_limit:
+        Requests per minute per key, for trading and for market data separately (``None``: off).
+    plan:
+        ``"basic"`` refuses recent SIP data (403, as Alpaca's free plan); ``"unlimited"`` doesn't.
+    tick_interval:
+        Seconds between live stream frames (and order-matching passes).
+    stream_connection_limit:
+        Market-data connections per key and feed (Alpaca allows 1; extra ones get error 406).
+
+    Examples
+    --------
+    >>> from alpaca_nb import Simulator
+    >>> from alpaca.trading.client import TradingClient
+    >>> with Simulator(seed=7) as sim:
+    ...     key, secret = sim.credentials("paper")
+    ...     client = TradingClient(key, secret, url_override=sim.base_url)
+    ...     client.get_account().status
+    <AccountStatus.ACTIVE: 'ACTIVE'>
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        symbols: list[str] | tuple[str, ...] | None = None,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        hours: Hours = "calendar",
+        rate_limit: int | None = 200,
+        plan: Plan = "unlimited",
+        starting_cash: float = 100_000,
+        tick_interval: float = 0.1,
+        stream_connection_limit: int | None = 1,
+        cache_mb: int = 256,
+    ) -> None:
+        self.seed = seed
+        self.host = host
+        self._requested_port = port
+        self.port: int | None = None
+        self.market = Market(seed, symbols, hours=hours, cache_bytes=cache_mb * 2**20)
+        self.broker = Broker(self.market, seed=seed, starting_cash=starting_cash)
+        self.streams = StreamServer(
+            self.market,
+            self.broker,
+            tick_interval=tick_interval,
+            connection_limit=stream_connection_limit,
+        )
+        self.faults = Faults(self.streams, self._call_soon)
+        self._request_log: deque[RequestRecord] = deque(maxlen=100_000)
+        self._gate = Gate(
+            self.broker,
+            self.faults,
+            RateLimiter(rate_limit),
+            RateLimiter(rate_limit),
+            self._request_log,
+        )
+        self._data = DataRoutes(self.market, plan=plan, cache_bytes=cache_mb * 2**20 * 3 // 4)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        state = f"running at {self.base_url}" if self.running else "stopped"
+        return f"<Simulator seed={self.seed} hours={self.market.hours!r} {state}>"
+
+    # ----- lifecycle --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self.port is not None
+
+    def start(self) -> Simulator:
+        """Start serving in a background thread; returns self once the port is bound."""
+        if self._thread is not None:
+            raise RuntimeError("simulator already started")
+        self._thread = threading.Thread(target=self._run, name=f"alpaca-nb-sim:{self.seed}", daemon=True)
+        self._thread.start()
+        self._started.wait(30)
+        if self._error is not None:
+            raise RuntimeError(f"simulator failed to start: {self._error}") from self._error
+        return self
+
+    def stop(self) -> None:
+        """Close every connection, stop the loop and join the thread (idempotent)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if loop.is_running():
+            with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        self._thread = None
+        self._loop = None
+        self.port = None
+
+    def __enter__(self) -> Simulator:
+        return self.start() if self._thread is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as err:  # reported by start()
+            self._error = err
+            self._started.set()
+            loop.close()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _startup(self) -> None:
+        app = web.Application(middlewares=[self._gate.middleware])
+        TradingRoutes(self.broker).add_to(app)
+        self._data.add_to(app)
+        self.streams.add_to(app)  # last: its /v2/{feed} route must not shadow the REST routes
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._requested_port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.streams.start()
+
+    async def _shutdown(self) -> None:
+        await self.streams.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _call_soon(self, fn: Callable[[], Any]) -> None:
+        if self._loop is None:
+            raise RuntimeError("simulator is not running")
+        self._loop.call_soon_threadsafe(fn)
+
+    def call(self, fn: Callable[[], T], timeout: float = 10) -> T:
+        """Run ``fn`` on the simulator's loop thread and return its result (safe inspection)."""
+        if self._loop is None:
+            return fn()
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    # ----- addresses and keys -----------------------------------------------------------------
+    def _root(self, scheme: str) -> str:
+        if self.port is None:
+            raise RuntimeError("simulator is not running: call start() first")
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """REST root for ``TradingClient`` and ``StockHistoricalDataClient`` (they add ``/v2``)."""
+        return self._root("http")
+
+    @property
+    def data_stream_url(self) -> str:
+        """Full market-data stream URL (IEX feed) for ``StockDataStream(url_override=...)``."""
+        return self._root("ws") + "/v2/iex"
+
+    @property
+    def sip_stream_url(self) -> str:
+        return self._root("ws") + "/v2/sip"
+
+    @property
+    def test_stream_url(self) -> str:
+        """The always-on FAKEPACA test stream."""
+        return self._root("ws") + "/v2/test"
+
+    @property
+    def trading_stream_url(self) -> str:
+        """Full trade-updates stream URL for ``TradingStream(url_override=...)``."""
+        return self._root("ws") + "/stream"
+
+    def credentials(self, account: AccountName = "paper") -> tuple[str, str]:
+        """The demo ``(key_id, secret_key)`` of the simulated ``"paper"`` or ``"live"`` account."""
+        acct = self.broker.accounts.get(account)
+        if acct is None:
+            raise ValueError("account must be 'paper' or 'live'")
+        return acct.key_id, acct.secret
+
+    # ----- test hooks -------------------------------------------------------------------------
+    def set_price(self, symbol: str, price: float, *, spread: float = 0.02, size: int = 1_000_000) -> None:
+        """Pin ``symbol``'s quote at ``price`` ± ``spread``/2 with ``size`` shares on each side.
+
+        Fills and valuations then use these numbers, so tests can compute them by hand.
+        """
+        if symbol not in self.market.universe:
+            raise KeyError(f"{symbol} is not in the simulator's universe")
+        self.market.pins[symbol] = Pin(price, spread, size)
+
+    def clear_price(self, symbol: str | None = None) -> None:
+        if symbol is None:
+            self.market.pins.clear()
+        else:
+            self.market.pins.pop(symbol, None)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every REST request received so far (method, path, account, status, client_order_id)."""
+        return list(self._request_log)
+
+    def orders(self, account: AccountName = "paper") -> list[dict[str, Any]]:
+        """All orders of an account as Alpaca JSON, oldest first."""
+        acct = self.broker.accounts[account]
+        return self.call(lambda: [o.to_json() for o in acct.orders.values()])
+
+    def replay(
+        self,
+        count: int,
+        *,
+        batch: int = 10,
+        pre_encoded: bool = True,
+        symbols: list[str] | None = None,
+    ) -> tuple[int, float]:
+        """Blast ``count`` quotes to connected data clients; returns (quotes sent, seconds)."""
+        if self._loop is None:
+            raise RuntimeError("simulator is not running")
+        coro = self.streams.replay(count, batch=batch, pre_encoded=pre_encoded, symbols=symbols)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def stream_clients(self) -> int:
+        """Authenticated market-data stream connections."""
+        return self.call(lambda: sum(c.account is not None for c in self.streams.data_clients))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10, interval: float = 0.02) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(interval)
+        return predicate()
