@@ -177,19 +177,21 @@ class DataRoutes:
                 yield self._bars_chunk(market.daily_bar(sym, day), lo, hi)
 
         def periodic(sym: str, lo: int, hi: int, desc: bool) -> Iterator[Chunk]:
-            periods: dict[dt.date, list[dt.date]] = {}
-            for day in self._days(min(lo, _period_start_ns(tf, lo)), hi, False):
-                periods.setdefault(_period_start(tf, day), []).append(day)
-            keys = sorted(periods, reverse=desc)
-            for first in keys:
-                days = [market.daily_bar(sym, d) for d in periods[first]]
-                days = [b for b in days if len(b)]
-                if not days:
+            # One bar per week (stamped Monday) or N-month period (stamped the 1st), midnight ET.
+            periods = []
+            start = _period_start(tf, cal.et_day_of(lo))
+            while cal.et_midnight_ns(start) <= hi:
+                if cal.et_midnight_ns(start) >= lo:
+                    periods.append(start)
+                start = _next_period(tf, start)
+            for first in reversed(periods) if desc else periods:
+                days = self._days(cal.et_midnight_ns(first), cal.et_midnight_ns(_next_period(tf, first)) - 1, False)
+                dailies = [b for b in (market.daily_bar(sym, d) for d in days) if len(b)]
+                if not dailies:
                     continue
-                merged = Bars(*(np.concatenate([getattr(b, f) for b in days]) for f in Bars.__slots__))
+                merged = Bars(*(np.concatenate([getattr(b, f) for b in dailies]) for f in Bars.__slots__))
                 stamp = cal.et_midnight_ns(first)
-                merged = merged.aggregate(np.full(len(merged), stamp, np.int64))
-                yield self._bars_chunk(merged, _period_start_ns(tf, lo), hi)
+                yield self._bars_chunk(merged.aggregate(np.full(len(merged), stamp, np.int64)), lo, hi)
 
         if tf.unit in ("Min", "Hour"):
             return intraday
@@ -322,5 +324,8 @@ def _period_start(tf: TimeFrame, day: dt.date) -> dt.date:
     return dt.date(day.year, month, 1)
 
 
-def _period_start_ns(tf: TimeFrame, ns: int) -> int:
-    return cal.et_midnight_ns(_period_start(tf, cal.et_day_of(ns)))
+def _next_period(tf: TimeFrame, first: dt.date) -> dt.date:
+    if tf.unit == "Week":
+        return first + dt.timedelta(days=7)
+    month = first.month - 1 + tf.amount
+    return dt.date(first.year + month // 12, month % 12 + 1, 1)

@@ -18,6 +18,10 @@ from .wire import ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Request-scoped values set by the gate and the routes.
+ACCOUNT = web.RequestKey("account", Account)
+CLIENT_ORDER_ID = web.RequestKey("client_order_id", str)
+
 _FAULT_MESSAGES = {
     429: (42910000, "rate limit exceeded"),
     500: (50010000, "internal server error"),
@@ -103,7 +107,8 @@ class Gate:
         acct = self.broker.authenticate(
             request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY")
         )
-        request["account"] = acct
+        if acct is not None:
+            request[ACCOUNT] = acct
         response = await self._handle(request, handler, api, acct)
         self.log.append(
             RequestRecord(
@@ -112,7 +117,7 @@ class Gate:
                 acct.name if acct else None,
                 response.status,
                 time.time(),
-                request.get("client_order_id"),
+                request.get(CLIENT_ORDER_ID),
             )
         )
         return response

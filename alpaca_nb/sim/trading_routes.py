@@ -10,7 +10,7 @@ from aiohttp import web
 
 from . import calendar as cal
 from .broker import Account, Broker
-from .http import json_response, query_bool, read_json
+from .http import ACCOUNT, CLIENT_ORDER_ID, json_response, query_bool, read_json
 from .orders import decimal_field
 from .params import parse_time
 from .universe import SymbolInfo
@@ -18,9 +18,7 @@ from .wire import ApiError, iso_et
 
 
 def _acct(request: web.Request) -> Account:
-    acct = request["account"]
-    assert isinstance(acct, Account)
-    return acct
+    return request[ACCOUNT]
 
 
 def asset_json(info: SymbolInfo) -> dict[str, Any]:
@@ -155,9 +153,9 @@ class TradingRoutes:
     async def submit(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         if isinstance(body, dict) and isinstance(body.get("client_order_id"), str):
-            request["client_order_id"] = body["client_order_id"]
+            request[CLIENT_ORDER_ID] = body["client_order_id"]
         order = self.broker.submit(_acct(request), body, self.market.now())
-        request["client_order_id"] = order.client_order_id
+        request[CLIENT_ORDER_ID] = order.client_order_id
         self._match_soon()
         return json_response(order.to_json())
 
