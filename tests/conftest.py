@@ -50,7 +50,9 @@ def checked(schemas: SchemaChecker) -> Iterator[SchemaChecker]:
     )
 
 
-def trading_client(sim: Simulator, checked: SchemaChecker | None = None, account: str = "paper") -> TradingClient:
+def trading_client(
+    sim: Simulator, checked: SchemaChecker | None = None, account: str = "paper"
+) -> TradingClient:
     key, secret = sim.credentials(account)  # type: ignore[arg-type]
     client = TradingClient(key, secret, url_override=sim.base_url)
     if checked is not None:
@@ -98,4 +100,3 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) ->
             return True
         time.sleep(interval)
     return bool(predicate())
-

@@ -88,7 +88,9 @@ class SchemaChecker:
         if status >= 400:
             payload = json.loads(body)
             if not (isinstance(payload.get("code"), int) and isinstance(payload.get("message"), str)):
-                self.failures.append(f"{method} {path} {status}: error body lacks code/message: {body[:200]!r}")
+                self.failures.append(
+                    f"{method} {path} {status}: error body lacks code/message: {body[:200]!r}"
+                )
             return
         schema = self.schema_for(method, path, status)
         if schema is None:

@@ -33,8 +33,10 @@ def test_bars_across_many_pages(data: StockHistoricalDataClient, checked: Schema
     symbols = ["AAPL", "MSFT", "SPY"]
     bars = data.get_stock_bars(
         StockBarsRequest(
-            symbol_or_symbols=symbols, timeframe=TimeFrame.Minute,
-            start=dt.datetime(2024, 9, 3, tzinfo=UTC), end=dt.datetime(2024, 9, 30, tzinfo=UTC),
+            symbol_or_symbols=symbols,
+            timeframe=TimeFrame.Minute,
+            start=dt.datetime(2024, 9, 3, tzinfo=UTC),
+            end=dt.datetime(2024, 9, 30, tzinfo=UTC),
         )
     )
     pages = [s for s in checked.seen if s[1] == "/v2/stocks/bars"]
@@ -47,8 +49,10 @@ def test_bars_across_many_pages(data: StockHistoricalDataClient, checked: Schema
     # The same range in one go per symbol gives exactly the same bars.
     single = data.get_stock_bars(
         StockBarsRequest(
-            symbol_or_symbols="MSFT", timeframe=TimeFrame.Minute,
-            start=dt.datetime(2024, 9, 3, tzinfo=UTC), end=dt.datetime(2024, 9, 30, tzinfo=UTC),
+            symbol_or_symbols="MSFT",
+            timeframe=TimeFrame.Minute,
+            start=dt.datetime(2024, 9, 3, tzinfo=UTC),
+            end=dt.datetime(2024, 9, 30, tzinfo=UTC),
         )
     )
     assert [b.model_dump() for b in single.data["MSFT"]] == [b.model_dump() for b in bars.data["MSFT"]]
@@ -80,8 +84,12 @@ def test_limit_counts_across_symbols_and_token_resumes(sim: Simulator, schemas: 
 
 
 def test_sort_desc(data: StockHistoricalDataClient) -> None:
-    req = dict(symbol_or_symbols="AAPL", timeframe=TimeFrame(5, TimeFrameUnit.Minute),
-               start=dt.datetime(2024, 10, 14, tzinfo=UTC), end=dt.datetime(2024, 10, 16, tzinfo=UTC))
+    req = dict(
+        symbol_or_symbols="AAPL",
+        timeframe=TimeFrame(5, TimeFrameUnit.Minute),
+        start=dt.datetime(2024, 10, 14, tzinfo=UTC),
+        end=dt.datetime(2024, 10, 16, tzinfo=UTC),
+    )
     asc = data.get_stock_bars(StockBarsRequest(**req)).data["AAPL"]
     desc = data.get_stock_bars(StockBarsRequest(**req, sort="desc")).data["AAPL"]
     assert [b.timestamp for b in desc] == [b.timestamp for b in reversed(asc)]
@@ -91,8 +99,12 @@ def test_sort_desc(data: StockHistoricalDataClient) -> None:
 def test_daily_weekly_monthly_stamps(data: StockHistoricalDataClient) -> None:
     def bars(tf: TimeFrame) -> list[dt.datetime]:
         got = data.get_stock_bars(
-            StockBarsRequest(symbol_or_symbols="SPY", timeframe=tf, start=dt.datetime(2024, 1, 1, tzinfo=UTC),
-                             end=dt.datetime(2025, 1, 1, tzinfo=UTC))
+            StockBarsRequest(
+                symbol_or_symbols="SPY",
+                timeframe=tf,
+                start=dt.datetime(2024, 1, 1, tzinfo=UTC),
+                end=dt.datetime(2025, 1, 1, tzinfo=UTC),
+            )
         )
         return [b.timestamp for b in got.data["SPY"]]
 
@@ -109,8 +121,14 @@ def test_daily_weekly_monthly_stamps(data: StockHistoricalDataClient) -> None:
 def test_daily_bar_aggregates_minute_bars(sim: Simulator) -> None:
     day = dt.date(2024, 10, 15)
     minute = sim.market.minute_bars("NVDA", day)
-    daily = _get(sim, "/v2/stocks/bars", symbols="NVDA", timeframe="1Day", start="2024-10-15",
-                 end="2024-10-15T23:59:59Z").json()["bars"]["NVDA"]
+    daily = _get(
+        sim,
+        "/v2/stocks/bars",
+        symbols="NVDA",
+        timeframe="1Day",
+        start="2024-10-15",
+        end="2024-10-15T23:59:59Z",
+    ).json()["bars"]["NVDA"]
     assert len(daily) == 1
     d = daily[0]
     assert d["o"] == minute.open[0] and d["c"] == minute.close[-1]
@@ -119,10 +137,22 @@ def test_daily_bar_aggregates_minute_bars(sim: Simulator) -> None:
 
 
 def test_minute_bars_agree_with_trades(sim: Simulator) -> None:
-    trades = _get(sim, "/v2/stocks/trades", symbols="TSLA", start="2024-10-14T13:30:00Z",
-                  end="2024-10-14T14:29:59.999999999Z", limit=10000).json()
-    bars = _get(sim, "/v2/stocks/bars", symbols="TSLA", timeframe="1Min", start="2024-10-14T13:30:00Z",
-                end="2024-10-14T14:29:00Z").json()["bars"]["TSLA"]
+    trades = _get(
+        sim,
+        "/v2/stocks/trades",
+        symbols="TSLA",
+        start="2024-10-14T13:30:00Z",
+        end="2024-10-14T14:29:59.999999999Z",
+        limit=10000,
+    ).json()
+    bars = _get(
+        sim,
+        "/v2/stocks/bars",
+        symbols="TSLA",
+        timeframe="1Min",
+        start="2024-10-14T13:30:00Z",
+        end="2024-10-14T14:29:00Z",
+    ).json()["bars"]["TSLA"]
     assert trades["next_page_token"] is None
     by_minute: dict[str, list[dict[str, object]]] = {}
     for t in trades["trades"]["TSLA"]:
@@ -141,7 +171,9 @@ def test_same_seed_same_history_other_seed_different() -> None:
     day = dt.date(2023, 3, 14)
     a, b, c = Market(seed=5), Market(seed=5), Market(seed=6)
     for field in ("ns", "open", "high", "low", "close", "volume", "count"):
-        assert np.array_equal(getattr(a.minute_bars("AAPL", day), field), getattr(b.minute_bars("AAPL", day), field))
+        assert np.array_equal(
+            getattr(a.minute_bars("AAPL", day), field), getattr(b.minute_bars("AAPL", day), field)
+        )
     assert np.array_equal(a.quotes("MSFT", day).bid, b.quotes("MSFT", day).bid)
     assert not np.array_equal(a.minute_bars("AAPL", day).close[:50], c.minute_bars("AAPL", day).close[:50])
     # Order of access does not matter: each day has its own seeded stream.
@@ -158,12 +190,18 @@ def test_calendar_mode_trades_only_in_sessions() -> None:
     first = dt.datetime.fromtimestamp(bars.ns[0] / 1e9, cal.ET)
     last = dt.datetime.fromtimestamp(bars.ns[-1] / 1e9, cal.ET)
     assert first.time() >= dt.time(4, 0) and last.time() < dt.time(20, 0)
-    regular = [t for t in bars.ns if dt.time(9, 30) <= dt.datetime.fromtimestamp(t / 1e9, cal.ET).time() < dt.time(16)]
+    regular = [
+        t
+        for t in bars.ns
+        if dt.time(9, 30) <= dt.datetime.fromtimestamp(t / 1e9, cal.ET).time() < dt.time(16)
+    ]
     assert len(regular) >= 380  # nearly every regular-session minute trades
 
 
 def test_quotes_trades_latest_snapshots(data: StockHistoricalDataClient, checked: SchemaChecker) -> None:
-    window = dict(start=dt.datetime(2024, 10, 14, 14, tzinfo=UTC), end=dt.datetime(2024, 10, 14, 14, 30, tzinfo=UTC))
+    window = dict(
+        start=dt.datetime(2024, 10, 14, 14, tzinfo=UTC), end=dt.datetime(2024, 10, 14, 14, 30, tzinfo=UTC)
+    )
     quotes = data.get_stock_quotes(StockQuotesRequest(symbol_or_symbols=["AAPL", "MSFT"], **window))
     for sym in ("AAPL", "MSFT"):
         qs = quotes.data[sym]
@@ -181,13 +219,19 @@ def test_quotes_trades_latest_snapshots(data: StockHistoricalDataClient, checked
     for snap in snaps.values():
         assert snap.latest_trade and snap.latest_quote and snap.minute_bar and snap.daily_bar
         assert snap.previous_daily_bar and snap.previous_daily_bar.timestamp < snap.daily_bar.timestamp
-    assert {s[1] for s in checked.seen} >= {"/v2/stocks/quotes", "/v2/stocks/snapshots", "/v2/stocks/bars/latest"}
+    assert {s[1] for s in checked.seen} >= {
+        "/v2/stocks/quotes",
+        "/v2/stocks/snapshots",
+        "/v2/stocks/bars/latest",
+    }
 
 
 def test_empty_and_unknown(data: StockHistoricalDataClient, sim: Simulator) -> None:
     got = _get(sim, "/v2/stocks/bars", symbols="ZZZZ", timeframe="1Day", start="2024-01-01", end="2024-02-01")
     assert got.json() == {"bars": {}, "next_page_token": None}
-    weekend = _get(sim, "/v2/stocks/bars", symbols="AAPL", timeframe="1Min", start="2024-10-12", end="2024-10-13")
+    weekend = _get(
+        sim, "/v2/stocks/bars", symbols="AAPL", timeframe="1Min", start="2024-10-12", end="2024-10-13"
+    )
     assert weekend.json() == {"bars": {}, "next_page_token": None}
     future = _get(sim, "/v2/stocks/snapshots", symbols="ZZZZ")
     assert future.json() == {}
@@ -216,9 +260,19 @@ def test_basic_plan_refuses_recent_sip() -> None:
     with Simulator(seed=3, plan="basic", rate_limit=None) as sim:
         recent = _get(sim, "/v2/stocks/bars", symbols="AAPL", timeframe="1Min", feed="sip")
         assert recent.status_code == 403
-        assert recent.json() == {"code": 42210000, "message": "subscription does not permit querying recent SIP data"}
-        old = _get(sim, "/v2/stocks/bars", symbols="AAPL", timeframe="1Day", feed="sip", start="2024-01-01",
-                   end="2024-02-01")
+        assert recent.json() == {
+            "code": 42210000,
+            "message": "subscription does not permit querying recent SIP data",
+        }
+        old = _get(
+            sim,
+            "/v2/stocks/bars",
+            symbols="AAPL",
+            timeframe="1Day",
+            feed="sip",
+            start="2024-01-01",
+            end="2024-02-01",
+        )
         assert old.status_code == 200
         key, _ = sim.credentials()
         client = StockHistoricalDataClient(key, "wrong", url_override=sim.base_url)
@@ -231,10 +285,13 @@ def test_fixture_bar_shapes_match(sim: Simulator) -> None:
     """Our bars carry exactly the keys and JSON types of Alpaca's recorded bar payloads."""
     from tests.schemas import shared_dir
 
-    fixture = json.loads((shared_dir("alpaca-fixtures") / "GET_v2_stocks_bars__multi_symbol.json").read_text())
+    fixture = json.loads(
+        (shared_dir("alpaca-fixtures") / "GET_v2_stocks_bars__multi_symbol.json").read_text()
+    )
     theirs = next(iter(fixture["bars"].values()))[0]
-    ours = _get(sim, "/v2/stocks/bars", symbols="AAPL", timeframe="1Day", start="2024-01-02",
-                end="2024-01-03").json()["bars"]["AAPL"][0]
+    ours = _get(
+        sim, "/v2/stocks/bars", symbols="AAPL", timeframe="1Day", start="2024-01-02", end="2024-01-03"
+    ).json()["bars"]["AAPL"][0]
     assert set(ours) == set(theirs)
     assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in theirs.items() if k in ours} | {
         k: float for k in ("o", "h", "l", "c", "vw")

@@ -85,15 +85,21 @@ def test_limit_stop_and_stop_limit_orders(sim: Simulator, trading: TradingClient
         LimitOrderRequest(symbol="GOOGL", qty=2, side="buy", time_in_force="gtc", limit_price=far_below)
     )
     marketable = trading.submit_order(
-        LimitOrderRequest(symbol="GOOGL", qty=1, side="buy", time_in_force="day", limit_price=round(ask * 1.05, 2))
+        LimitOrderRequest(
+            symbol="GOOGL", qty=1, side="buy", time_in_force="day", limit_price=round(ask * 1.05, 2)
+        )
     )
     stop = trading.submit_order(
         StopOrderRequest(symbol="GOOGL", qty=1, side="buy", time_in_force="gtc", stop_price=round(ask * 2, 2))
     )
     stop_limit = trading.submit_order(
         StopLimitOrderRequest(
-            symbol="GOOGL", qty=1, side="buy", time_in_force="gtc",
-            stop_price=round(ask * 2, 2), limit_price=round(ask * 2.01, 2),
+            symbol="GOOGL",
+            qty=1,
+            side="buy",
+            time_in_force="gtc",
+            stop_price=round(ask * 2, 2),
+            limit_price=round(ask * 2.01, 2),
         )
     )
     assert wait_until(lambda: _status(trading, marketable.id) == OrderStatus.FILLED)
@@ -104,7 +110,9 @@ def test_limit_stop_and_stop_limit_orders(sim: Simulator, trading: TradingClient
     assert float(got.stop_price) == round(ask * 2, 2) and float(got.limit_price) == round(ask * 2.01, 2)  # type: ignore[arg-type]
     # A stop that the market crosses triggers and fills.
     triggered = trading.submit_order(
-        StopOrderRequest(symbol="GOOGL", qty=1, side="sell", time_in_force="gtc", stop_price=round(bid * 1.5, 2))
+        StopOrderRequest(
+            symbol="GOOGL", qty=1, side="sell", time_in_force="gtc", stop_price=round(bid * 1.5, 2)
+        )
     )
     assert wait_until(lambda: _status(trading, triggered.id) == OrderStatus.FILLED)
     for order in (resting, stop, stop_limit):
@@ -118,13 +126,17 @@ def test_list_get_replace_cancel(sim: Simulator, trading: TradingClient) -> None
     low = round(quote[0] * 0.5, 2)
     coid = f"test-{uuid.uuid4()}"
     order = trading.submit_order(
-        LimitOrderRequest(symbol="AMZN", qty=4, side="buy", time_in_force="gtc", limit_price=low, client_order_id=coid)
+        LimitOrderRequest(
+            symbol="AMZN", qty=4, side="buy", time_in_force="gtc", limit_price=low, client_order_id=coid
+        )
     )
     assert trading.get_order_by_client_id(coid).id == order.id
     assert wait_until(lambda: _status(trading, order.id) == OrderStatus.NEW)
     open_ids = {o.id for o in trading.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))}
     assert order.id in open_ids
-    replaced = trading.replace_order_by_id(order.id, ReplaceOrderRequest(qty=5, limit_price=round(low - 1, 2)))
+    replaced = trading.replace_order_by_id(
+        order.id, ReplaceOrderRequest(qty=5, limit_price=round(low - 1, 2))
+    )
     assert replaced.id != order.id and replaced.replaces == order.id
     old = trading.get_order_by_id(order.id)
     assert old.status == OrderStatus.REPLACED and old.replaced_by == replaced.id
@@ -163,7 +175,9 @@ def test_cancel_all_is_207(fresh_sim: Simulator, checked: SchemaChecker) -> None
 def test_positions_close_one_and_all(fresh_sim: Simulator, checked: SchemaChecker) -> None:
     trading = trading_client(fresh_sim, checked)
     for symbol in ("SPY", "QQQ", "AAPL"):
-        order = trading.submit_order(MarketOrderRequest(symbol=symbol, qty=10, side="buy", time_in_force="day"))
+        order = trading.submit_order(
+            MarketOrderRequest(symbol=symbol, qty=10, side="buy", time_in_force="day")
+        )
         assert wait_until(lambda o=order: _status(trading, o.id) == OrderStatus.FILLED)
     assert {p.symbol for p in trading.get_all_positions()} == {"SPY", "QQQ", "AAPL"}
     partial = trading.close_position("SPY", ClosePositionRequest(qty="4"))
@@ -192,7 +206,9 @@ def test_errors_match_alpaca(fresh_sim: Simulator, checked: SchemaChecker) -> No
     assert err.value.status_code == 403 and err.value.code == 40310000
     assert "insufficient buying power" in err.value.message
     coid = "same-id"
-    trading.submit_order(MarketOrderRequest(symbol="KO", qty=1, side="buy", time_in_force="day", client_order_id=coid))
+    trading.submit_order(
+        MarketOrderRequest(symbol="KO", qty=1, side="buy", time_in_force="day", client_order_id=coid)
+    )
     with pytest.raises(APIError) as err:
         trading.submit_order(
             MarketOrderRequest(symbol="KO", qty=1, side="buy", time_in_force="day", client_order_id=coid)
@@ -205,7 +221,9 @@ def test_errors_match_alpaca(fresh_sim: Simulator, checked: SchemaChecker) -> No
         headers=_headers(fresh_sim),
         timeout=5,
     )
-    assert raw.status_code == 422 and raw.json()["code"] == 40010001 and "limit_price" in raw.json()["message"]
+    assert (
+        raw.status_code == 422 and raw.json()["code"] == 40010001 and "limit_price" in raw.json()["message"]
+    )
     assert len(fresh_sim.orders()) == 1  # only the first KO order exists
 
 
@@ -234,4 +252,6 @@ def test_live_account_is_separate(fresh_sim: Simulator) -> None:
     assert paper.get_account().id != live.get_account().id
     paper.submit_order(MarketOrderRequest(symbol="KO", qty=1, side="buy", time_in_force="day"))
     assert live.get_orders() == [] and len(fresh_sim.orders("live")) == 0
-    assert {r.account for r in fresh_sim.requests if (r.method, r.path) == ("POST", "/v2/orders")} == {"paper"}
+    assert {r.account for r in fresh_sim.requests if (r.method, r.path) == ("POST", "/v2/orders")} == {
+        "paper"
+    }

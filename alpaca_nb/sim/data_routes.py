@@ -185,7 +185,9 @@ class DataRoutes:
                     periods.append(start)
                 start = _next_period(tf, start)
             for first in reversed(periods) if desc else periods:
-                days = self._days(cal.et_midnight_ns(first), cal.et_midnight_ns(_next_period(tf, first)) - 1, False)
+                days = self._days(
+                    cal.et_midnight_ns(first), cal.et_midnight_ns(_next_period(tf, first)) - 1, False
+                )
                 dailies = [b for b in (market.daily_bar(sym, d) for d in days) if len(b)]
                 if not dailies:
                     continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -103,6 +104,8 @@ class Gate:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)  # streams authenticate in-band
+        with contextlib.suppress(ConnectionError):
+            await request.read()  # the body arrives before any stall, as it would over a network
         api = "data" if request.path.startswith("/v2/stocks") else "trading"
         acct = self.broker.authenticate(
             request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY")

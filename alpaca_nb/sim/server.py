@@ -52,6 +52,8 @@ class Simulator:
         Seconds between live stream frames (and order-matching passes).
     stream_connection_limit:
         Market-data connections per key and feed (Alpaca allows 1; extra ones get error 406).
+    clock:
+        Nanoseconds since the epoch (default ``time.time_ns``); tests may shift it.
 
     Examples
     --------
@@ -78,12 +80,13 @@ class Simulator:
         tick_interval: float = 0.1,
         stream_connection_limit: int | None = 1,
         cache_mb: int = 256,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.seed = seed
         self.host = host
         self._requested_port = port
         self.port: int | None = None
-        self.market = Market(seed, symbols, hours=hours, cache_bytes=cache_mb * 2**20)
+        self.market = Market(seed, symbols, hours=hours, cache_bytes=cache_mb * 2**20, clock=clock)
         self.broker = Broker(self.market, seed=seed, starting_cash=starting_cash)
         self.streams = StreamServer(
             self.market,
