@@ -25,9 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check alpaca_nb tests benchmarks
 	$(BIN)/mypy
 
-# pytest exit code 5 (nothing collected) counts as failure.
+# Unit/integration tests and the notebooks (nbval). pytest exit code 5 (nothing collected) is a failure.
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/python -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)

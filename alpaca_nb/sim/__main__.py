@@ -24,10 +24,16 @@ def main(argv: list[str] | None = None) -> int:
         help="'always' (default) trades around the clock from today; 'calendar' follows exchange sessions",
     )
     parser.add_argument("--rate-limit", type=int, default=200, help="requests/minute per key (0: off)")
+    parser.add_argument("--cache-mb", type=int, default=256, help="memory for generated market days")
     args = parser.parse_args(argv)
     symbols = args.symbols.split(",") if args.symbols else None
     sim = Simulator(
-        args.seed, symbols, port=args.port, hours=args.hours, rate_limit=args.rate_limit or None
+        args.seed,
+        symbols,
+        port=args.port,
+        hours=args.hours,
+        rate_limit=args.rate_limit or None,
+        cache_mb=args.cache_mb,
     ).start()
     paper, live = sim.credentials("paper"), sim.credentials("live")
     print(f"alpaca_nb simulator (seed {args.seed}, hours={args.hours}) is running", flush=True)
