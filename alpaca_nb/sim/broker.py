@@ -67,28 +67,23 @@ class Account:
 class Broker:
     """Orders and positions for the simulator's accounts; ``process(now)`` runs the matching."""
 
-    def __init__(self, market: Market, *, seed: int = 0, starting_cash: float = 100_000) -> None:
+    def __init__(
+        self,
+        market: Market,
+        *,
+        seed: int = 0,
+        starting_cash: float = 100_000,
+        credentials: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
         self.market = market
         now = market.now()
         cash = Decimal(str(starting_cash))
-        self.accounts = {
-            "paper": Account(
-                "paper",
-                "PKSIMPAPER" + _digits(seed),
-                "sim-paper-secret-" + _digits(seed),
-                seed,
-                cash,
-                now,
-            ),
-            "live": Account(
-                "live",
-                "AKSIMLIVE0" + _digits(seed),
-                "sim-live-secret-" + _digits(seed),
-                seed,
-                cash,
-                now,
-            ),
+        keys = {
+            "paper": ("PKSIMPAPER" + _digits(seed), "sim-paper-secret-" + _digits(seed)),
+            "live": ("AKSIMLIVE0" + _digits(seed), "sim-live-secret-" + _digits(seed)),
+            **(credentials or {}),
         }
+        self.accounts = {name: Account(name, *keys[name], seed, cash, now) for name in ("paper", "live")}
         self.sinks: list[TradeUpdateSink] = []
 
     def authenticate(self, key_id: str | None, secret: str | None) -> Account | None:

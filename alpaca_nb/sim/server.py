@@ -54,6 +54,8 @@ class Simulator:
         Market-data connections per key and feed (Alpaca allows 1; extra ones get error 406).
     clock:
         Nanoseconds since the epoch (default ``time.time_ns``); tests may shift it.
+    credentials:
+        Keys to accept instead of the demo keys, e.g. ``{"paper": (key_id, secret)}``.
 
     Examples
     --------
@@ -81,13 +83,14 @@ class Simulator:
         stream_connection_limit: int | None = 1,
         cache_mb: int = 256,
         clock: Callable[[], int] = time.time_ns,
+        credentials: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.seed = seed
         self.host = host
         self._requested_port = port
         self.port: int | None = None
         self.market = Market(seed, symbols, hours=hours, cache_bytes=cache_mb * 2**20, clock=clock)
-        self.broker = Broker(self.market, seed=seed, starting_cash=starting_cash)
+        self.broker = Broker(self.market, seed=seed, starting_cash=starting_cash, credentials=credentials)
         self.streams = StreamServer(
             self.market,
             self.broker,
@@ -170,6 +173,10 @@ class Simulator:
         try:
             loop.run_forever()
         finally:
+            pending = asyncio.all_tasks(loop)  # e.g. a request held by a stall fault
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

@@ -1,0 +1,215 @@
+"""``%alpaca``: one line magic routing to small subcommands, each with its own argparse parser.
+
+Importing this module must stay cheap (``%load_ext alpaca_nb`` ≤ 150 ms): alpaca-py, pandas and
+plotly are imported by the subcommands that need them, when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from traitlets import Bool
+from traitlets.config import Configurable
+
+from .errors import AlpacaNbError
+
+Handler = Callable[["AlpacaMagics", argparse.Namespace], Any]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line) instead of exiting the kernel."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"%alpaca {self.prog.split()[-1]}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            raise UsageError(message.strip())
+        raise _HelpShown()
+
+
+class _HelpShown(Exception):
+    """``-h`` printed the help; nothing else to do."""
+
+
+@dataclass
+class Subcommand:
+    name: str
+    summary: str
+    examples: list[str]
+    configure: Callable[[argparse.ArgumentParser], None]
+    handler: Handler
+    returns_data: bool = False
+    parser: argparse.ArgumentParser = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parser = _Parser(prog=f"%alpaca {self.name}", description=self.summary, add_help=True)
+        self.configure(self.parser)
+        if self.returns_data:
+            self.parser.add_argument("-o", "--output", metavar="NAME", help="also store the result in NAME")
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def subcommand(
+    name: str,
+    summary: str,
+    examples: list[str],
+    configure: Callable[[argparse.ArgumentParser], None],
+    *,
+    returns_data: bool = False,
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        SUBCOMMANDS[name] = Subcommand(name, summary, examples, configure, handler, returns_data)
+        return handler
+
+    return register
+
+
+def help_text() -> str:
+    lines = ["%alpaca SUBCOMMAND [options]   (%alpaca SUBCOMMAND -h for details)", ""]
+    width = max(len(n) for n in SUBCOMMANDS)
+    for cmd in SUBCOMMANDS.values():
+        lines.append(f"  {cmd.name:<{width}}  {cmd.summary}")
+        lines += [f"  {'':<{width}}    {example}" for example in cmd.examples]
+    lines += ["", "Errors print one line; `%config AlpacaMagics.short_errors = False` shows tracebacks."]
+    return "\n".join(lines)
+
+
+# ----- subcommands ------------------------------------------------------------------------------
+def _connect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("mode", nargs="?", default="auto", choices=("auto", "demo", "paper", "live"))
+    p.add_argument("--allow-live", action="store_true", help="unlock live trading (needs live keys)")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed (demo mode)")
+    p.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout in seconds")
+
+
+@subcommand(
+    "connect",
+    "create or replace the session; prints the mode and where orders go",
+    ["%alpaca connect demo --seed 7", "%alpaca connect paper", "%alpaca connect live --allow-live"],
+    _connect_args,
+)
+def _connect(magics: AlpacaMagics, args: argparse.Namespace) -> None:
+    from .session import connect
+
+    connect(args.mode, allow_live=args.allow_live, seed=args.seed, timeout=args.timeout)
+
+
+@subcommand(
+    "status",
+    "mode, endpoints, where orders go, stream state, request budget, last error",
+    ["%alpaca status"],
+    lambda p: None,
+    returns_data=True,
+)
+def _status(magics: AlpacaMagics, args: argparse.Namespace) -> dict[str, Any]:
+    from .session import current_session
+
+    status = current_session().status()
+    print(format_status(status))
+    return status
+
+
+@subcommand("help", "list the subcommands with examples", ["%alpaca help"], lambda p: None)
+def _help(magics: AlpacaMagics, args: argparse.Namespace) -> None:
+    print(help_text())
+
+
+def format_status(status: dict[str, Any]) -> str:
+    lines = [
+        f"mode          {status['mode']}{' (closed)' if status['closed'] else ''}",
+        f"orders go to  {status['orders_go_to']}",
+        f"live trading  {status['live']}",
+    ]
+    if status["simulator"]:
+        lines.append(f"simulator     {status['simulator']}")
+    for kind, info in status["accounts"].items():
+        lock = " (locked)" if info["locked"] else ""
+        lines.append(f"{kind + lock:<13} trading {info['trading']}  data {info['data']}")
+        lines.append(f"{'':<13} streams {info['data_stream']}  {info['trading_stream']}")
+        lines.append(f"{'':<13} requests {info['request_budget']}")
+    lines.append(f"stream        {status['stream']}")
+    lines.append(f"last error    {status['last_error'] or 'none'}")
+    return "\n".join(lines)
+
+
+# ----- the magic --------------------------------------------------------------------------------
+@magics_class
+class AlpacaMagics(Magics, Configurable):
+    """The ``%alpaca`` line magic."""
+
+    short_errors = Bool(True, help="Print errors as one line (no traceback).").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        Magics.__init__(self, shell=shell)
+        Configurable.__init__(self, config=shell.config if shell is not None else None, **kwargs)
+
+    @line_magic("alpaca")  # type: ignore[arg-type]
+    def alpaca(self, line: str) -> Any:
+        try:
+            return self._run(line)
+        except _HelpShown:
+            return None
+        except (AlpacaNbError, UsageError) as err:
+            if not self.short_errors:
+                raise
+            print(
+                f"{'UsageError' if isinstance(err, UsageError) else type(err).__name__}: {err}",
+                file=sys.stderr,
+            )
+            return None
+
+    def _run(self, line: str) -> Any:
+        try:
+            words = shlex.split(line)
+        except ValueError as err:
+            raise UsageError(f"%alpaca: {err}") from None
+        if not words:
+            print(help_text())
+            return None
+        name, rest = words[0], words[1:]
+        cmd = SUBCOMMANDS.get(name)
+        if cmd is None:
+            raise UsageError(f"%alpaca: unknown subcommand {name!r} (see %alpaca help)")
+        args = cmd.parser.parse_args(rest)
+        result = cmd.handler(self, args)
+        if cmd.returns_data and getattr(args, "output", None):
+            if not args.output.isidentifier():
+                raise UsageError(f"%alpaca {name}: -o needs a Python name, not {args.output!r}")
+            assert self.shell is not None
+            self.shell.user_ns[args.output] = result
+        return result if cmd.returns_data else None
+
+
+AlpacaMagics.alpaca.__doc__ = "Trade with Alpaca from the notebook.\n\n" + help_text()  # type: ignore[assignment]
+
+
+def complete(shell: Any, event: Any) -> list[str]:
+    """Tab completion: subcommands first, then symbols of the simulator's universe."""
+    words = event.line.split()
+    typing_first = len(words) == 1 or (len(words) == 2 and not event.line.endswith(" "))
+    if typing_first:
+        return sorted(SUBCOMMANDS)
+    try:
+        from .session import current_session
+
+        session = current_session()
+        if session.simulator is not None:
+            return sorted(session.simulator.market.universe)
+    except AlpacaNbError:
+        pass
+    return []
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(AlpacaMagics(shell=ipython))
+    ipython.set_hook("complete_command", complete, str_key="%alpaca")

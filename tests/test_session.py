@@ -1,0 +1,251 @@
+"""connect(): modes, credentials, the live interlock, replacing sessions, and the safe transport."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import alpaca_nb as anb
+from alpaca_nb import errors
+from alpaca_nb.config import Endpoints
+from alpaca_nb.rest import RateLimiter
+from alpaca_nb.session import close_current
+from alpaca_nb.sim import Simulator
+
+
+@pytest.fixture(autouse=True)
+def no_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in (
+        "APCA_API_KEY_ID",
+        "APCA_API_SECRET_KEY",
+        "APCA_LIVE_API_KEY_ID",
+        "APCA_LIVE_API_SECRET_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    close_current()
+
+
+def _endpoints(sim: Simulator) -> dict[str, Endpoints]:
+    where = Endpoints(sim.base_url, sim.base_url, sim.data_stream_url, sim.trading_stream_url)
+    return {"paper": where, "live": where}
+
+
+def test_auto_without_keys_is_demo_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    s = anb.connect(seed=5)
+    out = capsys.readouterr().out
+    assert s.mode == "demo" and s.simulator is not None and s.simulator.running
+    assert out.count("\n") == 1 and "demo mode" in out and s.simulator.base_url in out
+    assert anb.current_session() is s
+    assert s.trading.get_account().status == "ACTIVE"
+
+
+def test_auto_with_keys_is_paper(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Simulator(seed=1, credentials={"paper": ("PKENVKEY12345678", "env-secret-value")}) as sim:
+        monkeypatch.setenv("APCA_API_KEY_ID", "PKENVKEY12345678")
+        monkeypatch.setenv("APCA_API_SECRET_KEY", "env-secret-value")
+        s = anb.connect(endpoints=_endpoints(sim), quiet=True)
+        assert s.mode == "paper" and s.simulator is None
+        assert s.trading.get_account().status == "ACTIVE"
+        with pytest.raises(errors.ConfigurationError, match="APCA_LIVE_API_KEY_ID"):
+            anb.connect("paper", allow_live=True, endpoints=_endpoints(sim), quiet=True).client("live")
+
+
+def test_mode_errors() -> None:
+    with pytest.raises(errors.ConfigurationError, match="APCA_API_KEY_ID"):
+        anb.connect("paper")
+    with pytest.raises(errors.ConfigurationError, match="unknown mode"):
+        anb.connect("papr")
+    with pytest.raises(errors.ConfigurationError, match="both"):
+        anb.connect("paper", api_key="PK123456789")
+    with pytest.raises(errors.NoSessionError, match="connect"):
+        anb.current_session()
+
+
+def test_live_mode_needs_allow_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APCA_LIVE_API_KEY_ID", "AKLIVEKEY1234567")
+    monkeypatch.setenv("APCA_LIVE_API_SECRET_KEY", "live-secret")
+    with pytest.raises(errors.LiveTradingLockedError, match="allow_live=True"):
+        anb.connect("live")
+
+
+def test_new_connect_closes_the_previous_session() -> None:
+    first = anb.connect("demo", quiet=True)
+    sim = first.simulator
+    assert sim is not None
+    second = anb.connect("demo", quiet=True)
+    assert first.closed and not sim.running and anb.current_session() is second
+    with pytest.raises(errors.NoSessionError):
+        first.submit_order("AAPL", qty=1)
+    second.close()
+    with pytest.raises(errors.NoSessionError):
+        anb.current_session()
+    assert not any(t.name.startswith("alpaca-nb-sim") for t in threading.enumerate())
+
+
+def test_live_interlock_end_to_end() -> None:
+    """Without allow_live, no request reaches the live account; with it (demo), orders go through."""
+    locked = anb.connect("demo", quiet=True, rate_limit=None)
+    sim = locked.simulator
+    assert sim is not None
+    for attempt in (
+        lambda: locked.submit_order("AAPL", qty=1, account="live"),
+        lambda: locked.cancel_all_orders(account="live"),
+        lambda: locked.close_all_positions(account="live"),
+        lambda: locked.client("live"),
+    ):
+        with pytest.raises(errors.LiveTradingLockedError, match="nothing was sent"):
+            attempt()
+    locked.submit_order("AAPL", qty=1)
+    assert [r.account for r in sim.requests] == ["paper"]
+    assert sim.orders("live") == []
+    unlocked = anb.connect("demo", allow_live=True, quiet=True, rate_limit=None)
+    assert unlocked.mode == "demo" and unlocked.default_account == "paper"
+    order = unlocked.submit_order("MSFT", qty=1, account="live")
+    assert unlocked.simulator is not None
+    assert [o["id"] for o in unlocked.simulator.orders("live")] == [str(order.id)]
+
+
+def test_bad_orders_send_nothing() -> None:
+    s = anb.connect("demo", quiet=True)
+    assert s.simulator is not None
+    bad = [
+        {"symbol": "aa pl", "qty": 1},
+        {"symbol": "AAPL", "qty": 0},
+        {"symbol": "AAPL", "qty": float("nan")},
+        {"symbol": "AAPL", "qty": 1, "notional": 10},
+        {"symbol": "AAPL"},
+        {"symbol": "AAPL", "qty": 1, "side": "hold"},
+        {"symbol": "AAPL", "qty": 1, "type": "limit"},
+        {"symbol": "AAPL", "qty": 1, "type": "market", "limit_price": 10},
+        {"symbol": "AAPL", "qty": 1, "type": "trailing_stop"},
+        {"symbol": "AAPL", "notional": 100, "type": "limit", "limit_price": 5},
+        {"symbol": "AAPL", "qty": 1, "time_in_force": "forever"},
+        {"symbol": "AAPL", "qty": "ten"},
+        {"symbol": "AAPL", "qty": True},
+        {"symbol": "AAPL", "qty": 1, "extended_hours": True},
+        {"symbol": "AAPL", "qty": 1, "client_order_id": "x" * 129},
+    ]
+    for kwargs in bad:
+        with pytest.raises(errors.ValidationError) as err:
+            s.submit_order(**kwargs)  # type: ignore[arg-type]
+        assert "\n" not in str(err.value)
+    assert s.simulator.requests == []
+
+
+def test_stalled_get_fails_within_timeout_plus_one_second() -> None:
+    s = anb.connect("demo", quiet=True, timeout=1.0)
+    assert s.simulator is not None
+    s.simulator.faults.stall("GET", "/v2/account", seconds=5)
+    start = time.monotonic()
+    with pytest.raises(errors.RequestTimeoutError, match="no answer within 1 s") as err:
+        s.trading.get_account()
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.0 + 1.0
+    assert isinstance(err.value, errors.AlpacaNbError)
+    print(f"stalled GET failed after {elapsed:.2f} s (timeout 1 s)")
+
+
+def test_get_waits_out_429_but_post_is_not_resent_blindly() -> None:
+    s = anb.connect("demo", quiet=True, rate_limit=None)
+    sim = s.simulator
+    assert sim is not None
+    sim.faults.fail("GET", "/v2/clock", 429)
+    start = time.monotonic()
+    assert s.trading.get_clock().is_open
+    assert time.monotonic() - start >= 0.9  # honoured Retry-After: 1
+    clock_calls = [r.status for r in sim.requests if r.path == "/v2/clock"]
+    assert clock_calls == [429, 200]
+    sim.faults.fail("DELETE", "/v2/orders", 503)
+    with pytest.raises(errors.ServerError):
+        s.cancel_all_orders()
+    assert [r.status for r in sim.requests if r.method == "DELETE"] == [503]
+
+
+def test_error_translation() -> None:
+    s = anb.connect("demo", quiet=True, rate_limit=None)
+    with pytest.raises(errors.InsufficientBuyingPowerError) as bp:
+        s.submit_order("NFLX", qty=10_000)
+    assert (
+        bp.value.status == 403
+        and bp.value.code == 40310000
+        and "insufficient buying power" in bp.value.message
+    )
+    with pytest.raises(errors.SymbolNotFoundError):
+        s.submit_order("ZZZZ", qty=1)
+    with pytest.raises(errors.SymbolNotFoundError):
+        s.trading.get_asset("ZZZZ")
+    with pytest.raises(errors.NotFoundError) as nf:
+        s.get_order("00000000-0000-4000-8000-000000000000")
+    assert nf.value.code == 40410000 and nf.value.path == "/v2/orders/00000000-0000-4000-8000-000000000000"
+    assert errors.from_http(401, '{"code":40110000,"message":"request is not authorized"}').__class__ is (
+        errors.AuthenticationError
+    )
+    sip = errors.from_http(
+        403, '{"code":42210000,"message":"subscription does not permit querying recent SIP data"}'
+    )
+    assert isinstance(sip, errors.SubscriptionError) and 'feed="iex"' in str(sip)
+    limited = errors.from_http(429, '{"code":42910000,"message":"rate limit exceeded"}', retry_after=3)
+    assert isinstance(limited, errors.RateLimitError) and limited.retry_after == 3
+    assert isinstance(errors.from_http(502, "<html>bad gateway</html>"), errors.ServerError)
+
+
+def test_rate_limiter_paces_requests() -> None:
+    limiter = RateLimiter(5, period=0.5)
+    start = time.monotonic()
+    for _ in range(10):
+        limiter.acquire()
+    assert time.monotonic() - start >= 0.45
+    assert limiter.remaining() is not None and limiter.remaining() <= 5  # type: ignore[operator]
+    assert RateLimiter(None).remaining() is None
+
+
+FAULTS = ("504-after-acceptance", "stall-past-timeout", "connection-reset", "429")
+
+
+def test_two_hundred_orders_under_random_faults_exist_exactly_once() -> None:
+    rng = random.Random(2024)
+    s = anb.connect("demo", quiet=True, timeout=0.4, rate_limit=None)
+    sim = s.simulator
+    assert sim is not None
+    sim.set_price("KO", 50.0)
+    submitted = faulted = 0
+    outcomes: dict[str, str] = {}  # client_order_id -> "order" | error class
+    for i in range(200):
+        fault = rng.choice(FAULTS)
+        if fault == "504-after-acceptance":
+            sim.faults.fail("POST", "/v2/orders", 504, after_apply=True)
+        elif fault == "stall-past-timeout":
+            sim.faults.stall("POST", "/v2/orders", seconds=0.6, after_apply=rng.random() < 0.5)
+        elif fault == "connection-reset":
+            sim.faults.reset("POST", "/v2/orders", after_apply=rng.random() < 0.5)
+        else:
+            sim.faults.fail("POST", "/v2/orders", 429)
+        faulted += 1
+        coid = f"fault-test-{i}"
+        submitted += 1
+        try:
+            order = s.submit_order("KO", qty=1, client_order_id=coid)
+            assert order.client_order_id == coid
+            outcomes[coid] = "order"
+        except errors.AlpacaNbError as err:
+            assert coid in str(err)  # the error says which order it is about
+            outcomes[coid] = type(err).__name__
+    time.sleep(0.8)  # let any stalled request finish landing
+    orders = sim.orders()
+    by_coid: dict[str, int] = {}
+    for o in orders:
+        by_coid[o["client_order_id"]] = by_coid.get(o["client_order_id"], 0) + 1
+    duplicates = sum(n - 1 for n in by_coid.values())
+    lost = sum(1 for coid, outcome in outcomes.items() if outcome == "order" and coid not in by_coid)
+    extra = len(set(by_coid) - set(outcomes))
+    print(
+        f"\nsubmitted={submitted} faulted={faulted} orders={len(orders)} duplicates={duplicates} "
+        f"lost={lost} unexpected={extra} errors={sum(o != 'order' for o in outcomes.values())}"
+    )
+    assert duplicates == 0 and lost == 0 and extra == 0
+    assert len(orders) == submitted  # every intended order exists exactly once
