@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# JupyterLab on notebooks/, bound to 127.0.0.1; it prints the URL (with its token) to open.
 lab: $(STAMP)
-	ALPACA_NB_MODE=$${ALPACA_NB_MODE:-auto} $(BIN)/jupyter lab --notebook-dir=notebooks \
-	  --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=$${OPEN_BROWSER:-False}
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --no-browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check alpaca_nb tests benchmarks
@@ -28,10 +28,12 @@ lint: $(STAMP)
 # Unit/integration tests and the notebooks (nbval). pytest exit code 5 (nothing collected) is a failure.
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 test: lint
+	@bash .ci/ensure-chromium
 	$(BIN)/python -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/sim_throughput.py
 
 sim: $(STAMP)

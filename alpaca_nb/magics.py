@@ -47,6 +47,7 @@ class Subcommand:
     configure: Callable[[argparse.ArgumentParser], None]
     handler: Handler
     returns_data: bool = False
+    echo: bool = True  # False: the result is printed by the handler; only -o keeps it
     parser: argparse.ArgumentParser = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,9 +67,10 @@ def subcommand(
     configure: Callable[[argparse.ArgumentParser], None],
     *,
     returns_data: bool = False,
+    echo: bool = True,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        SUBCOMMANDS[name] = Subcommand(name, summary, examples, configure, handler, returns_data)
+        SUBCOMMANDS[name] = Subcommand(name, summary, examples, configure, handler, returns_data, echo)
         return handler
 
     return register
@@ -110,6 +112,7 @@ def _connect(magics: AlpacaMagics, args: argparse.Namespace) -> None:
     ["%alpaca status"],
     lambda p: None,
     returns_data=True,
+    echo=False,
 )
 def _status(magics: AlpacaMagics, args: argparse.Namespace) -> dict[str, Any]:
     from .session import current_session
@@ -187,7 +190,7 @@ class AlpacaMagics(Magics, Configurable):
                 raise UsageError(f"%alpaca {name}: -o needs a Python name, not {args.output!r}")
             assert self.shell is not None
             self.shell.user_ns[args.output] = result
-        return result if cmd.returns_data else None
+        return result if cmd.returns_data and cmd.echo else None
 
 
 AlpacaMagics.alpaca.__doc__ = "Trade with Alpaca from the notebook.\n\n" + help_text()  # type: ignore[assignment]

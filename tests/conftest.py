@@ -7,6 +7,7 @@ a test fails at teardown if any body did not validate.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator
@@ -89,6 +90,34 @@ def running(stream: Any) -> Iterator[Any]:
         stream.stop()
         thread.join(15)
         assert not thread.is_alive(), "alpaca-py stream thread did not stop"
+
+
+def run_async(make: Any, timeout: float = 60.0) -> Any:
+    """Run ``make()``'s coroutine on a fresh loop in its own thread.
+
+    Playwright's sync API keeps an event loop running in the main thread, so ``asyncio.run`` there
+    would fail once the browser tests have started.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(make())
+        except BaseException as err:  # re-raised in the caller's thread
+            box["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "coroutine did not finish"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest, and a failure elsewhere should show first."""
+    items.sort(key=lambda item: "e2e" in item.path.parts)
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> bool:

@@ -17,7 +17,7 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from alpaca.trading.stream import TradingStream
 
 from alpaca_nb.sim import Simulator
-from tests.conftest import running, trading_client, wait_until
+from tests.conftest import run_async, running, trading_client, wait_until
 
 
 def _near_minute_end(seconds_left: float = 4.0) -> Simulator:
@@ -122,7 +122,7 @@ async def _raw_session(url: str, headers: dict[str, str], key: str, secret: str,
 def test_raw_protocol_and_test_feed(sim: Simulator, binary: bool) -> None:
     key, secret = sim.credentials()
     headers = {"Content-Type": "application/msgpack"} if binary else {}
-    frames = asyncio.run(_raw_session(sim.test_stream_url, headers, key, secret, binary))
+    frames = run_async(lambda: _raw_session(sim.test_stream_url, headers, key, secret, binary))
     assert frames[0] == [{"T": "success", "msg": "connected"}]
     assert frames[1] == [{"T": "success", "msg": "authenticated"}]
     ack = frames[2][0]
@@ -167,7 +167,7 @@ def test_auth_errors_and_connection_limit() -> None:
         return out
 
     with Simulator(seed=2) as sim:  # Alpaca's default: one connection per key
-        frames = asyncio.run(scenario(sim))
+        frames = run_async(lambda: scenario(sim))
     assert frames[0] == {"T": "error", "code": 401, "msg": "not authenticated"}
     assert frames[1] == {"T": "error", "code": 402, "msg": "auth failed"}
     assert frames[2] == {"T": "success", "msg": "authenticated"}
@@ -223,7 +223,7 @@ def test_silence_keeps_socket_open_without_data(fresh_sim: Simulator) -> None:
                 after += msg.type == aiohttp.WSMsgType.TEXT
             return silent, after, ws.closed
 
-    frames_during, frames_after, closed = asyncio.run(scenario())
+    frames_during, frames_after, closed = run_async(scenario)
     assert frames_during == 0 and frames_after == 5 and not closed
 
 
@@ -240,7 +240,7 @@ def test_trading_stream_auth_forms(fresh_sim: Simulator) -> None:
             out.append(json.loads((await ws.receive()).data))
         return out
 
-    frames = asyncio.run(scenario())
+    frames = run_async(scenario)
     assert frames[0]["data"] == {"status": "unauthorized", "action": "listen"}
     assert frames[1] == {"stream": "authorization", "data": {"status": "authorized", "action": "auth"}}
     assert frames[2] == {"stream": "listening", "data": {"streams": ["trade_updates"]}}

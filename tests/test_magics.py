@@ -1,0 +1,119 @@
+"""The %alpaca magic: routing, help, -o, one-line errors, completion, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from alpaca_nb.magics import SUBCOMMANDS, complete
+from alpaca_nb.session import close_current, current_session
+
+
+@pytest.fixture
+def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "alpaca_nb")
+    yield shell
+    close_current()
+    shell.run_line_magic("config", "AlpacaMagics.short_errors = True")
+
+
+def test_help_lists_every_subcommand(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.run_line_magic("alpaca", "help")
+    out = capsys.readouterr().out
+    for name in ("connect", "status", "help"):
+        assert f"  {name}" in out
+    assert "%alpaca connect demo --seed 7" in out
+    doc = ip.find_line_magic("alpaca").__doc__
+    assert doc is not None and "connect" in doc and "status" in doc  # what %alpaca? shows
+    ip.run_line_magic("alpaca", "")
+    assert "SUBCOMMAND" in capsys.readouterr().out
+
+
+def test_connect_and_status(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ip.run_line_magic("alpaca", "connect demo --seed 3") is None
+    out = capsys.readouterr().out
+    assert out.startswith("alpaca_nb: demo mode") and out.count("\n") == 1
+    session = current_session()
+    assert session.mode == "demo" and session.simulator is not None and session.simulator.seed == 3
+    assert ip.run_line_magic("alpaca", "status -o st") is None  # printed, not echoed twice
+    out = capsys.readouterr().out
+    assert ip.user_ns["st"]["mode"] == "demo" and ip.user_ns["st"]["simulator"] == session.simulator.base_url
+    for needle in (
+        "mode          demo",
+        "orders go to  the simulator's paper account",
+        "live trading  locked",
+        session.simulator.base_url,
+        "requests",
+        "last error    none",
+    ):
+        assert needle in out
+
+
+def test_errors_are_one_line(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    close_current()
+    ip.run_line_magic("alpaca", "status")
+    err = capsys.readouterr().err
+    assert err.startswith("NoSessionError: ") and err.count("\n") == 1
+    ip.run_line_magic("alpaca", "nonsense")
+    assert (
+        capsys.readouterr().err == "UsageError: %alpaca: unknown subcommand 'nonsense' (see %alpaca help)\n"
+    )
+    ip.run_line_magic("alpaca", "connect sideways")
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("UsageError: %alpaca connect: argument mode: invalid choice") and err.count("\n") == 1
+    )
+    ip.run_line_magic("alpaca", "connect demo --seed x")
+    assert "invalid int value" in capsys.readouterr().err
+    ip.run_line_magic("alpaca", "status -o 1bad")
+    assert capsys.readouterr().err  # NoSessionError or bad name: one line either way
+    ip.run_line_magic("config", "AlpacaMagics.short_errors = False")
+    with pytest.raises(UsageError):
+        ip.run_line_magic("alpaca", "nonsense")
+
+
+def test_dash_h_prints_subcommand_help(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ip.run_line_magic("alpaca", "connect -h") is None
+    out = capsys.readouterr().out
+    assert "usage: %alpaca connect" in out and "--allow-live" in out
+
+
+def test_completion(ip: InteractiveShell) -> None:
+    first = complete(ip, SimpleNamespace(line="%alpaca ", symbol="", text_until_cursor="%alpaca "))
+    assert first == sorted(SUBCOMMANDS)
+    partial = complete(ip, SimpleNamespace(line="%alpaca st", symbol="st", text_until_cursor="%alpaca st"))
+    assert "status" in partial
+    ip.run_line_magic("alpaca", "connect demo")
+    symbols = complete(ip, SimpleNamespace(line="%alpaca status AA", symbol="AA", text_until_cursor=""))
+    assert "AAPL" in symbols
+    from IPython.core.completer import provisionalcompleter
+
+    with provisionalcompleter():  # the completer a kernel uses for Tab
+        texts = [c.text for c in ip.Completer.completions("%alpaca sta", len("%alpaca sta"))]
+    assert "status" in texts
+
+
+def test_load_ext_imports_nothing_heavy() -> None:
+    code = """
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "alpaca_nb")
+loaded = {m.split(".")[0] for m in sys.modules}
+heavy = sorted(loaded & {"alpaca", "pandas", "plotly", "numpy", "aiohttp", "requests"})
+print(json.dumps({"heavy": heavy, "magic": ip.find_line_magic("alpaca") is not None}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    assert result == {"heavy": [], "magic": True}
