@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from .config import (
@@ -25,6 +25,7 @@ from .errors import ConfigurationError, LiveTradingLockedError, NoSessionError, 
 from .rest import RateLimiter
 
 if TYPE_CHECKING:
+    import pandas as pd
     from alpaca.trading.models import Order
 
     from .data import SafeDataClient
@@ -142,7 +143,94 @@ class Session:
             kind: AccountKind = "paper" if "paper" in self._accounts else "live"
             config = self._accounts[kind]
             self._data = SafeDataClient(config, timeout=self.timeout, limiter=self._limiters[kind])
+            self._data._anb_trading = self.client(kind)  # for /v2/assets look-ups (unknown symbols)
         return self._data
+
+    # ----- market data ------------------------------------------------------------------------
+    def bars(
+        self,
+        symbols: str | Sequence[str],
+        timeframe: Any = "1Day",
+        start: Any = None,
+        end: Any = None,
+        *,
+        limit: int | None = None,
+        feed: str | None = None,
+        adjustment: str | None = None,
+        sort: str = "asc",
+        tz: str | None = None,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Bars as a DataFrame, pulled page by page (with a progress bar when it takes several).
+
+        Parameters
+        ----------
+        symbols:
+            ``"AAPL"`` gives a ``DatetimeIndex`` named ``timestamp``; a list gives a
+            ``(symbol, timestamp)`` MultiIndex.
+        timeframe:
+            ``"1Min"``, ``"5Min"``, ``"1Hour"``, ``"1Day"``, ``"1Week"``, ``"1Month"``, or ``1m``, ``15T``,
+            ``1h``, ``1d``…
+        start, end:
+            Inclusive. Dates, ISO strings, datetimes or Timestamps; naive and date-only values are New
+            York time. Defaults: Alpaca's (start of today, now).
+        limit:
+            Most bars in total, across symbols.
+        feed, adjustment, sort:
+            As Alpaca's API (``feed="iex"`` on free plans; ``adjustment="split"``; ``sort="desc"``).
+        tz:
+            Convert the index, e.g. ``"America/New_York"`` (default UTC).
+        progress:
+            Show a progress bar (default: when more than one page is needed).
+
+        Returns
+        -------
+        DataFrame with columns open, high, low, close (float64), volume, trade_count (int64), vwap
+        (float64); the same schema when empty.
+
+        Examples
+        --------
+        >>> s.bars("AAPL", "1Min", start="2024-10-14", end="2024-10-15")
+        >>> s.bars(["AAPL", "MSFT"], "1Day", start="2024-01-01", tz="America/New_York")
+        """
+        from .data import fetch_bars
+
+        call = lambda: fetch_bars(  # noqa: E731
+            self.market_data,
+            symbols,
+            timeframe,
+            start,
+            end,
+            limit=limit,
+            feed=feed,
+            adjustment=adjustment,
+            sort=sort,
+            tz=tz,
+            progress=progress,
+        )
+        return cast("pd.DataFrame", self._remember(call))
+
+    def latest_quotes(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
+        """The latest bid/ask per symbol (index: symbol)."""
+        from .data import fetch_latest
+
+        return cast(
+            "pd.DataFrame", self._remember(lambda: fetch_latest(self.market_data, "quotes", symbols, feed))
+        )
+
+    def latest_trades(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
+        """The latest trade per symbol (index: symbol)."""
+        from .data import fetch_latest
+
+        return cast(
+            "pd.DataFrame", self._remember(lambda: fetch_latest(self.market_data, "trades", symbols, feed))
+        )
+
+    def snapshots(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
+        """Price, bid/ask, today's bar and the change since the previous close, per symbol."""
+        from .data import fetch_snapshots
+
+        return cast("pd.DataFrame", self._remember(lambda: fetch_snapshots(self.market_data, symbols, feed)))
 
     # ----- orders -----------------------------------------------------------------------------
     def submit_order(
