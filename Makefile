@@ -21,8 +21,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --no-browser
 
 lint: $(STAMP)
-	$(BIN)/ruff check alpaca_nb tests benchmarks
-	$(BIN)/ruff format --check alpaca_nb tests benchmarks
+	$(BIN)/ruff check alpaca_nb tests benchmarks tools
+	$(BIN)/ruff format --check alpaca_nb tests benchmarks tools
 	$(BIN)/mypy
 
 # Unit/integration tests and the notebooks (nbval). pytest exit code 5 (nothing collected) is a failure.
@@ -34,6 +34,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_time.py
+	$(BIN)/python benchmarks/bars.py
 	$(BIN)/python benchmarks/sim_throughput.py
 
 sim: $(STAMP)

@@ -122,6 +122,67 @@ def _status(magics: AlpacaMagics, args: argparse.Namespace) -> dict[str, Any]:
     return status
 
 
+def _symbols(text: str) -> str | list[str]:
+    """``AAPL`` → "AAPL" (one symbol: a plain index); ``AAPL,MSFT`` → a list (a MultiIndex)."""
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _bars_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("symbols", help="one symbol, or several separated by commas (AAPL,MSFT)")
+    p.add_argument(
+        "timeframe", nargs="?", default="1Day", help="1Min, 5Min, 1Hour, 1Day, 1Week, 1Month, 15T, 1h…"
+    )
+    p.add_argument("--start", help="date or time; dates and naive times are New York time")
+    p.add_argument("--end", help="inclusive; default: now")
+    p.add_argument("--limit", type=int, help="most bars in total")
+    p.add_argument("--feed", choices=("iex", "sip", "otc", "boats", "delayed_sip"))
+    p.add_argument("--adjustment", help="raw, split, dividend, spin-off or all")
+    p.add_argument("--tz", help="time zone of the index, e.g. America/New_York (default UTC)")
+    p.add_argument("--sort", choices=("asc", "desc"), default="asc")
+
+
+@subcommand(
+    "bars",
+    "bars into a DataFrame (one symbol: DatetimeIndex; several: (symbol, timestamp) MultiIndex)",
+    [
+        "df = %alpaca bars AAPL 1Min --start 2024-10-14 --end 2024-10-15",
+        "%alpaca bars AAPL,MSFT 1Day --start 2024-01-01 --tz America/New_York -o daily",
+    ],
+    _bars_args,
+    returns_data=True,
+)
+def _bars(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .session import current_session
+
+    return current_session().bars(
+        _symbols(args.symbols),
+        args.timeframe,
+        args.start,
+        args.end,
+        limit=args.limit,
+        feed=args.feed,
+        adjustment=args.adjustment,
+        sort=args.sort,
+        tz=args.tz,
+    )
+
+
+def _quote_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("symbols", help="symbols separated by commas")
+    p.add_argument("--feed", choices=("iex", "sip", "otc", "boats", "delayed_sip", "overnight"))
+
+
+@subcommand(
+    "quote", "latest bid/ask per symbol", ["%alpaca quote AAPL,MSFT,SPY"], _quote_args, returns_data=True
+)
+def _quote(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .session import current_session
+
+    symbols = _symbols(args.symbols)
+    return current_session().latest_quotes([symbols] if isinstance(symbols, str) else symbols, feed=args.feed)
+
+
 @subcommand("help", "list the subcommands with examples", ["%alpaca help"], lambda p: None)
 def _help(magics: AlpacaMagics, args: argparse.Namespace) -> None:
     print(help_text())

@@ -61,8 +61,15 @@ def run_variant(variant: str, base: str, key: str, secret: str, end: str) -> dic
         from alpaca_nb.config import Endpoints
 
         where = Endpoints(base, base, base, base)
-        session = anb.connect("paper", api_key=key, secret_key=secret, endpoints={"paper": where},
-                              rate_limit=None, timeout=120, quiet=True)  # fmt: skip
+        session = anb.connect(
+            "paper",
+            api_key=key,
+            secret_key=secret,
+            endpoints={"paper": where},
+            rate_limit=None,
+            timeout=120,
+            quiet=True,
+        )
         assert session.market_data is not None  # create the client (and its imports) before the clock
         import alpaca_nb.data  # noqa: F401
 
@@ -76,8 +83,12 @@ def run_variant(variant: str, base: str, key: str, secret: str, end: str) -> dic
         from alpaca.data.timeframe import TimeFrame
 
         client = StockHistoricalDataClient(key, secret, url_override=base)
-        request = StockBarsRequest(symbol_or_symbols=SYMBOLS, timeframe=TimeFrame.Minute,
-                                   start=pd.Timestamp(START).to_pydatetime(), end=pd.Timestamp(end).to_pydatetime())  # fmt: skip
+        request = StockBarsRequest(
+            symbol_or_symbols=SYMBOLS,
+            timeframe=TimeFrame.Minute,
+            start=pd.Timestamp(START).to_pydatetime(),
+            end=pd.Timestamp(end).to_pydatetime(),
+        )
         rss0, t0 = _vm("VmRSS"), time.perf_counter()
         frame = client.get_stock_bars(request).df
     else:
@@ -94,8 +105,12 @@ def run_variant(variant: str, base: str, key: str, secret: str, end: str) -> dic
 
 
 def _child(variant: str, base: str, key: str, secret: str, end: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "_run", variant, base, key, secret, end],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, __file__, "_run", variant, base, key, secret, end],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -105,8 +120,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one month instead of ~1M bars")
     args = parser.parse_args()
     end = QUICK_END if args.quick else END
-    sim = subprocess.Popen([sys.executable, "-m", "alpaca_nb.sim", "--seed", "7", "--hours", "calendar",
-                            "--rate-limit", "0", "--cache-mb", "512"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alpaca_nb.sim",
+            "--seed",
+            "7",
+            "--hours",
+            "calendar",
+            "--rate-limit",
+            "0",
+            "--cache-mb",
+            "512",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert sim.stdout is not None
         text = ""
@@ -119,8 +149,10 @@ def main() -> None:
         t0 = time.perf_counter()
         pages = _raw_pages(base, key, secret, end)
         bars = sum(p.count(b'"t":') for p in pages)
-        print(f"simulator warmed: {bars:,} bars, {len(pages)} pages, {sum(map(len, pages)) / 1e6:.0f} MB "
-              f"of JSON in {time.perf_counter() - t0:.1f} s (cold)")  # fmt: skip
+        print(
+            f"simulator warmed: {bars:,} bars, {len(pages)} pages, {sum(map(len, pages)) / 1e6:.0f} MB "
+            f"of JSON in {time.perf_counter() - t0:.1f} s (cold)"
+        )
         del pages
         results = {v: _child(v, base, key, secret, end) for v in ("ours", "floor", "alpaca")}
     finally:
@@ -129,19 +161,23 @@ def main() -> None:
     ours, floor, alpaca = results["ours"], results["floor"], results["alpaca"]
     assert ours["rows"] == floor["rows"] == alpaca["rows"] == bars, results
     print(f"\n{'variant':<34} {'seconds':>8} {'bars/s':>12} {'peak extra GB':>14}")
-    names = {"ours": "alpaca_nb Session.bars", "alpaca": "alpaca-py get_stock_bars(...).df",
-             "floor": "floor: orjson + build, bytes in RAM"}  # fmt: skip
+    names = {
+        "ours": "alpaca_nb Session.bars",
+        "alpaca": "alpaca-py get_stock_bars(...).df",
+        "floor": "floor: orjson + build, bytes in RAM",
+    }
     for variant in ("ours", "alpaca", "floor"):
         r = results[variant]
-        print(
-            f"{names[variant]:<34} {r['seconds']:>8.2f} {r['rows'] / r['seconds']:>12,.0f} {r['peak_extra_gb']:>14.2f}"
-        )
+        rate = r["rows"] / r["seconds"]
+        print(f"{names[variant]:<34} {r['seconds']:>8.2f} {rate:>12,.0f} {r['peak_extra_gb']:>14.2f}")
     print(f"\nours vs alpaca-py .df: {alpaca['seconds'] / ours['seconds']:.1f}x faster (target >= 10x)")
     print(
         f"ours vs the floor:     {ours['seconds'] / floor['seconds']:.2f}x the floor's time (target <= 1.4x)"
     )
-    print(f"ours peak extra memory: {ours['peak_extra_gb']:.2f} GB (target <= 0.35 GB); "
-          f"alpaca-py: {alpaca['peak_extra_gb']:.2f} GB")  # fmt: skip
+    print(
+        f"ours peak extra memory: {ours['peak_extra_gb']:.2f} GB (target <= 0.35 GB); "
+        f"alpaca-py: {alpaca['peak_extra_gb']:.2f} GB"
+    )
 
 
 if __name__ == "__main__":

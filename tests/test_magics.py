@@ -117,3 +117,27 @@ print(json.dumps({"heavy": heavy, "magic": ip.find_line_magic("alpaca") is not N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     assert result == {"heavy": [], "magic": True}
+
+
+def test_bars_and_quote(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.run_line_magic("alpaca", "connect demo --seed 7")
+    one = ip.run_line_magic("alpaca", "bars AAPL 1d --start 2024-01-02 --end 2024-01-31")
+    assert one.index.name == "timestamp" and len(one) == 21  # January 2024 trading days after the 1st
+    many = ip.run_line_magic(
+        "alpaca", "bars AAPL,MSFT 1Hour --start 2024-10-14 --end 2024-10-15 --tz America/New_York -o hourly"
+    )
+    assert ip.user_ns["hourly"] is many
+    assert many.index.names == ["symbol", "timestamp"] and str(many.index.levels[1].tz) == "America/New_York"
+    expected = current_session().bars(
+        ["AAPL", "MSFT"], "1Hour", "2024-10-14", "2024-10-15", tz="America/New_York"
+    )
+    assert many.equals(expected)
+    quotes = ip.run_line_magic("alpaca", "quote AAPL,SPY -o q")
+    assert list(quotes.index) == ["AAPL", "SPY"] and ip.user_ns["q"] is quotes
+    capsys.readouterr()
+    assert ip.run_line_magic("alpaca", "bars AAPL 7Day") is None
+    assert capsys.readouterr().err.startswith("ValidationError: not a timeframe Alpaca serves: '7Day'")
+    assert ip.run_line_magic("alpaca", "bars AAPL 1d --start 2024-03-01 --end 2024-02-01") is None
+    assert "is after end" in capsys.readouterr().err
+    assert ip.run_line_magic("alpaca", "quote ZZZZ") is None
+    assert capsys.readouterr().err.startswith("SymbolNotFoundError: unknown symbol: ZZZZ")

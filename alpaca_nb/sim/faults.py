@@ -24,6 +24,7 @@ class FaultRule:
     after_apply: bool
     status: int = 0
     seconds: float = 0.0
+    skip: int = 0  # matching requests to let through before the rule fires
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method.upper()) and fnmatch.fnmatchcase(path, self.path)
@@ -61,15 +62,18 @@ class Faults:
         with self._lock:
             self._rules.append(rule)
 
-    def fail(self, method: str, path: str, status: int, times: int = 1, after_apply: bool = False) -> None:
+    def fail(
+        self, method: str, path: str, status: int, times: int = 1, after_apply: bool = False, *, skip: int = 0
+    ) -> None:
         """Answer the next ``times`` matching requests with an Alpaca-shaped ``status`` error.
 
         With ``after_apply=True`` the request is carried out first (an order is accepted) and only
-        the answer is replaced: the client sees an error for something that happened.
+        the answer is replaced: the client sees an error for something that happened. ``skip`` lets
+        that many matching requests through first (e.g. a 429 in the middle of a paged pull).
         """
         if not 400 <= status <= 599:
             raise ValueError("status must be an HTTP error status (400-599)")
-        self._arm(FaultRule("fail", method.upper(), path, times, after_apply, status=status))
+        self._arm(FaultRule("fail", method.upper(), path, times, after_apply, status=status, skip=skip))
 
     def stall(
         self, method: str, path: str, seconds: float, times: int = 1, after_apply: bool = False
@@ -89,6 +93,9 @@ class Faults:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(method, path):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        return None
                     rule.times -= 1
                     if rule.times == 0:
                         self._rules.remove(rule)
