@@ -183,6 +183,43 @@ def _quote(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
     return current_session().latest_quotes([symbols] if isinstance(symbols, str) else symbols, feed=args.feed)
 
 
+def _stream_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("start", "stop", "status"))
+    p.add_argument("symbols", nargs="?", default="", help="start: quotes to subscribe (AAPL,MSFT)")
+
+
+@subcommand(
+    "stream",
+    "control the background stream: start [SYMBOLS] | stop | status",
+    ["%alpaca stream start AAPL,MSFT", "%alpaca stream status", "%alpaca stream stop"],
+    _stream_args,
+    returns_data=True,
+    echo=False,
+)
+def _stream(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .session import current_session
+
+    session = current_session()
+    if args.action == "stop":
+        session.stop_stream()
+        print("stream stopped")
+        return None
+    hub = session.stream
+    if args.action == "start" and args.symbols:
+        symbols = _symbols(args.symbols)
+        hub.subscribe(quotes=[symbols] if isinstance(symbols, str) else symbols)
+    stats = hub.stats()
+    subs = hub.subscriptions()
+    listed = "; ".join(f"{channel} {', '.join(symbols) or '-'}" for channel, symbols in subs.items())
+    print(f"stream {stats['state']}: {listed}")
+    age = stats["last_message_age_s"]
+    print(
+        f"messages {stats['messages']} ({stats['rate_per_s']}/s), reconnects {stats['reconnects']}, "
+        f"last message {'-' if age is None else f'{age} s ago'}, last error {stats['last_error'] or 'none'}"
+    )
+    return stats
+
+
 @subcommand("help", "list the subcommands with examples", ["%alpaca help"], lambda p: None)
 def _help(magics: AlpacaMagics, args: argparse.Namespace) -> None:
     print(help_text())

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from .data import SafeDataClient
     from .sim import Simulator
+    from .stream import StreamHub
     from .trading import SafeTradingClient
 
 log = logging.getLogger("alpaca_nb")
@@ -76,6 +77,7 @@ class Session:
         self._limiters = {kind: RateLimiter(rate_limit) for kind in self._accounts}
         self._clients: dict[AccountKind, SafeTradingClient] = {}
         self._data: SafeDataClient | None = None
+        self._stream: StreamHub | None = None
         self._closed = False
         self.last_error: str | None = None
 
@@ -145,6 +147,23 @@ class Session:
             self._data = SafeDataClient(config, timeout=self.timeout, limiter=self._limiters[kind])
             self._data._anb_trading = self.client(kind)  # for /v2/assets look-ups (unknown symbols)
         return self._data
+
+    @property
+    def stream(self) -> StreamHub:
+        """The background stream hub (one market-data connection, made on first subscription)."""
+        if self._closed:
+            raise NoSessionError("this session is closed: run `%alpaca connect` or alpaca_nb.connect()")
+        if self._stream is None or self._stream.state.value == "closed":
+            from .stream import StreamHub
+
+            kind: AccountKind = "paper" if "paper" in self._accounts else "live"
+            self._stream = StreamHub(self._accounts[kind])
+        return self._stream
+
+    def stop_stream(self) -> None:
+        """Close the stream hub (a new one starts on the next use of ``stream``)."""
+        if self._stream is not None:
+            self._stream.close()
 
     # ----- market data ------------------------------------------------------------------------
     def bars(
@@ -347,10 +366,21 @@ class Session:
             "live": "unlocked" if self.allow_live and "live" in self._accounts else "locked",
             "accounts": accounts,
             "simulator": self.simulator.base_url if self.simulator and self.simulator.running else None,
-            "stream": "not started",
+            "stream": self._stream_status(),
             "timeout_s": self.timeout,
             "last_error": self.last_error,
         }
+
+    def _stream_status(self) -> str:
+        if self._stream is None:
+            return "not started"
+        st = self._stream.stats()
+        age = st["last_message_age_s"]
+        return (
+            f"{st['state']}, {st['subscriptions']} subscriptions, {st['messages']} messages "
+            f"({st['rate_per_s']}/s), {st['reconnects']} reconnects"
+            + (f", last message {age:.1f} s ago" if age is not None else "")
+        )
 
     def _orders_go_to(self) -> str:
         kind = self.default_account
@@ -363,6 +393,8 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        if self._stream is not None:
+            self._stream.close()
         for client in self._clients.values():
             client._session.close()
         if self._data is not None:

@@ -1,0 +1,391 @@
+"""``StreamHub``: one engine thread, one market-data connection per session, shared by every consumer.
+
+Threading rule: everything network-side runs on the hub's own thread and asyncio loop (no
+nest-asyncio, nothing on the kernel's loop). The public methods are called from the notebook's thread
+and return at once. Data lands in bounded per-symbol ring buffers; consumers (charts, views) read them
+at their own pace, or get callbacks on the engine thread. Errors on the thread are kept in
+``last_error`` and counted, never lost.
+
+The connection is alpaca-py's ``StockDataStream`` (raw data), which reconnects with exponential
+backoff and jitter, detects a silent socket (``data_timeout``) and re-sends the subscriptions; a small
+subclass reports each (re)connection to the hub and hands messages straight to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from alpaca.data.live import StockDataStream
+
+from .config import AccountConfig
+from .errors import StreamError, ValidationError
+
+log = logging.getLogger("alpaca_nb.stream")
+CHANNELS = ("quotes", "trades", "bars")
+_TYPE_TO_CHANNEL = {"q": "quotes", "t": "trades", "b": "bars"}
+Callback = Callable[[str, str, tuple[Any, ...]], None]
+
+
+class StreamState(enum.Enum):
+    IDLE = "idle"  # nothing subscribed yet: no connection
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
+
+
+class _HubStream(StockDataStream):
+    """alpaca-py's stream, reporting connections to the hub and handing it every market message."""
+
+    def __init__(self, hub: StreamHub, key: str, secret: str, url: str, data_timeout: float) -> None:
+        super().__init__(key, secret, raw_data=True, url_override=url, data_timeout=data_timeout)
+        self._hub = hub
+        self._reconnect_min_backoff = hub.min_backoff
+        self._reconnect_max_backoff = hub.max_backoff
+
+    async def _start_ws(self) -> None:
+        self._hub._connecting()
+        try:
+            await super()._start_ws()
+        except Exception as err:
+            self._hub._failed(err)
+            raise
+        self._hub._connected()
+
+    async def close(self) -> None:
+        await super().close()
+        self._hub._disconnected()
+
+    async def _dispatch(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("T")
+        channel = _TYPE_TO_CHANNEL.get(kind)  # type: ignore[arg-type]
+        if channel is not None:
+            self._hub._ingest(channel, msg)
+        elif kind == "error":
+            self._hub._failed(StreamError(f"stream error {msg.get('code')}: {msg.get('msg')}"))
+
+
+def _noop(_: Any) -> Any:
+    async def handler(__: Any) -> None:  # alpaca-py wants a coroutine handler per symbol
+        return None
+
+    return handler
+
+
+class StreamHub:
+    """The session's background stream (``session.stream``).
+
+    Examples
+    --------
+    >>> hub = s.stream
+    >>> token = hub.subscribe(quotes=["AAPL", "MSFT"])       # connects on first use
+    >>> hub.quotes("AAPL")[-1]                               # (t_ns, bid, bid_size, ask, ask_size)
+    >>> hub.state, hub.stats()["messages"], hub.last_error
+    >>> hub.unsubscribe(token); hub.close()
+    """
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        buffer_size: int = 10_000,
+        data_timeout: float = 15.0,
+        min_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._account = account
+        self.buffer_size = buffer_size
+        self.data_timeout = data_timeout
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.state = StreamState.IDLE
+        self.last_error: str | None = None
+        self._buffers: dict[tuple[str, str], deque[tuple[Any, ...]]] = {}
+        self._refs: dict[tuple[str, str], int] = defaultdict(int)
+        self._tokens: dict[int, tuple[list[tuple[str, str]], Callback | None]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._messages = 0
+        self._errors = 0
+        self._reconnects = 0
+        self._connections = 0
+        self._last_message = 0.0
+        self._rate: deque[tuple[float, int]] = deque(maxlen=64)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stream: _HubStream | None = None
+        self._task: asyncio.Future[Any] | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+
+    def __repr__(self) -> str:
+        return f"<StreamHub {self.state.value} subscriptions={len(self._refs)} messages={self._messages}>"
+
+    # ----- consumers --------------------------------------------------------------------------
+    def subscribe(
+        self,
+        *,
+        quotes: Iterable[str] = (),
+        trades: Iterable[str] = (),
+        bars: Iterable[str] = (),
+        callback: Callback | None = None,
+    ) -> int:
+        """Add a consumer; returns a token for ``unsubscribe``. Starts the connection if needed.
+
+        ``callback(channel, symbol, item)`` runs on the engine thread for each message (keep it
+        cheap); its exceptions are counted and kept in ``last_error``.
+        """
+        if self.state is StreamState.CLOSED:
+            raise StreamError("this stream hub is closed: reconnect the session")
+        wanted = [
+            (c, _symbol(s))
+            for c, syms in (("quotes", quotes), ("trades", trades), ("bars", bars))
+            for s in syms
+        ]
+        token = next(self._ids)
+        new: dict[str, list[str]] = defaultdict(list)
+        with self._lock:
+            self._tokens[token] = (wanted, callback)
+            for key in wanted:
+                self._refs[key] += 1
+                if self._refs[key] == 1:
+                    self._buffers.setdefault(key, deque(maxlen=self.buffer_size))
+                    new[key[0]].append(key[1])
+        if new:
+            self._ensure_running()
+            self._call(self._add_symbols, dict(new))
+        return token
+
+    def unsubscribe(self, token: int) -> None:
+        """Remove a consumer; symbols nobody else wants are unsubscribed from the server."""
+        gone: dict[str, list[str]] = defaultdict(list)
+        with self._lock:
+            wanted, _ = self._tokens.pop(token, ([], None))
+            for key in wanted:
+                self._refs[key] -= 1
+                if self._refs[key] <= 0:
+                    del self._refs[key]
+                    gone[key[0]].append(key[1])
+        if gone and self._stream is not None and self.state is not StreamState.CLOSED:
+            self._call(self._remove_symbols, dict(gone))
+
+    def quotes(self, symbol: str) -> list[tuple[Any, ...]]:
+        """Buffered quotes of ``symbol``, oldest first: ``(t_ns, bid, bid_size, ask, ask_size)``."""
+        return self._snapshot("quotes", symbol)
+
+    def trades(self, symbol: str) -> list[tuple[Any, ...]]:
+        """Buffered trades: ``(t_ns, price, size)``."""
+        return self._snapshot("trades", symbol)
+
+    def bars(self, symbol: str) -> list[tuple[Any, ...]]:
+        """Buffered minute bars: ``(t_ns, open, high, low, close, volume, trade_count, vwap)``."""
+        return self._snapshot("bars", symbol)
+
+    def _snapshot(self, channel: str, symbol: str) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._buffers.get((channel, symbol.upper()), ()))
+
+    def subscriptions(self) -> dict[str, list[str]]:
+        with self._lock:
+            out: dict[str, list[str]] = {c: [] for c in CHANNELS}
+            for channel, symbol in sorted(self._refs):
+                out[channel].append(symbol)
+            return out
+
+    def stats(self) -> dict[str, Any]:
+        """``messages``, ``reconnects``, ``last_message_age_s``, ``rate_per_s`` and more."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [(t, n) for t, n in self._rate if now - t <= 5.0]
+            rate = (
+                (recent[-1][1] - recent[0][1]) / max(recent[-1][0] - recent[0][0], 1e-9)
+                if len(recent) > 1
+                else 0.0
+            )
+            return {
+                "state": self.state.value,
+                "messages": self._messages,
+                "reconnects": self._reconnects,
+                "connections": self._connections,
+                "errors": self._errors,
+                "last_message_age_s": None if not self._last_message else round(now - self._last_message, 3),
+                "rate_per_s": round(rate, 1),
+                "subscriptions": sum(len(v) for v in self.subscriptions().values()),
+                "last_error": self.last_error,
+            }
+
+    # ----- the engine thread ------------------------------------------------------------------
+    def _ensure_running(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            ready = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(ready,), name="alpaca-nb-stream", daemon=True
+            )
+            self.state = StreamState.CONNECTING
+            self._thread.start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        creds = self._account.credentials
+        self._stream = _HubStream(
+            self,
+            creds.key_id.reveal(),
+            creds.secret_key.reveal(),
+            self._account.endpoints.data_stream,
+            self.data_timeout,
+        )
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _add_symbols(self, new: dict[str, list[str]]) -> None:
+        stream = self._stream
+        assert stream is not None
+        for channel, symbols in new.items():
+            for sym in symbols:
+                stream._handlers[channel][sym] = _noop(sym)
+        if self._task is None:
+            self._task = self._spawn(stream._run_forever())
+        elif stream._running:
+            self._spawn(stream._send_subscribe_msg())
+
+    def _remove_symbols(self, gone: dict[str, list[str]]) -> None:
+        stream = self._stream
+        assert stream is not None
+        for channel, symbols in gone.items():
+            for sym in symbols:
+                stream._handlers[channel].pop(sym, None)
+            if stream._running:
+                self._spawn(stream._send_unsubscribe_msg(channel, symbols))
+
+    def _spawn(self, coro: Any) -> asyncio.Future[Any]:
+        task = asyncio.ensure_future(self._guarded(coro))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _guarded(self, coro: Any) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self._failed(err)
+
+    # ----- called on the engine thread by _HubStream -------------------------------------------
+    def _connecting(self) -> None:
+        if self.state is StreamState.CLOSED:
+            return
+        if self._connections > 0:
+            self.state = StreamState.RECONNECTING
+        else:
+            self.state = StreamState.CONNECTING
+
+    def _connected(self) -> None:
+        if self.state is StreamState.CLOSED:
+            return
+        if self._connections > 0:
+            self._reconnects += 1
+        self._connections += 1
+        self.state = StreamState.CONNECTED
+        log.info("stream connected (%d reconnects)", self._reconnects)
+
+    def _disconnected(self) -> None:
+        if self.state is StreamState.CONNECTED:
+            self.state = StreamState.RECONNECTING
+
+    def _failed(self, err: BaseException) -> None:
+        self._errors += 1
+        self.last_error = f"{type(err).__name__}: {err}"
+        log.warning("stream error: %s", self.last_error)
+
+    def _ingest(self, channel: str, msg: dict[str, Any]) -> None:
+        symbol = msg.get("S", "")
+        to_ns = getattr(msg.get("t"), "to_unix_nano", None)
+        t_ns = to_ns() if to_ns is not None else 0
+        if channel == "quotes":
+            item: tuple[Any, ...] = (t_ns, msg.get("bp"), msg.get("bs"), msg.get("ap"), msg.get("as"))
+        elif channel == "trades":
+            item = (t_ns, msg.get("p"), msg.get("s"))
+        else:
+            item = (
+                t_ns,
+                msg.get("o"),
+                msg.get("h"),
+                msg.get("l"),
+                msg.get("c"),
+                msg.get("v"),
+                msg.get("n"),
+                msg.get("vw"),
+            )
+        buffer = self._buffers.get((channel, symbol))
+        if buffer is not None:
+            buffer.append(item)  # deque.append is atomic; readers copy under the lock
+        self._messages += 1
+        now = time.monotonic()
+        self._last_message = now
+        if not self._rate or now - self._rate[-1][0] >= 0.25:
+            self._rate.append((now, self._messages))
+        if self._tokens:
+            for wanted, callback in list(self._tokens.values()):
+                if callback is not None and (channel, symbol) in wanted:
+                    try:
+                        callback(channel, symbol, item)
+                    except Exception as err:
+                        self._failed(err)
+
+    # ----- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the stream, stop the loop and join the thread (idempotent)."""
+        with self._lock:
+            if self.state is StreamState.CLOSED:
+                return
+            self.state = StreamState.CLOSED
+            thread, loop, stream = self._thread, self._loop, self._stream
+        if loop is not None and loop.is_running():
+            if stream is not None:
+                future = asyncio.run_coroutine_threadsafe(_stop(stream), loop)
+                try:
+                    future.result(10)
+                except Exception as err:  # closing must not raise; keep what happened
+                    self.last_error = f"{type(err).__name__}: {err}"
+            loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(10)
+
+
+async def _stop(stream: _HubStream) -> None:
+    await stream.stop_ws()
+    await stream.close()
+
+
+def _symbol(raw: str) -> str:
+    import re
+
+    sym = str(raw).strip().upper()
+    if not re.fullmatch(r"[A-Z][A-Z0-9.]{0,9}", sym):
+        raise ValidationError(f"not a valid stock symbol: {raw!r}")
+    return sym

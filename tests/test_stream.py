@@ -1,0 +1,131 @@
+"""StreamHub: one connection, ref-counted subscriptions, ring buffers, reconnects, clean close."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import alpaca_nb as anb
+from alpaca_nb import errors
+from alpaca_nb.session import Session, close_current
+from alpaca_nb.sim import Simulator
+from alpaca_nb.stream import StreamHub, StreamState
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with Simulator(seed=5, hours="always", rate_limit=None) as sim:
+        s = anb.connect("demo", simulator=sim, quiet=True)
+        yield s
+        close_current()
+
+
+def _server_quotes(sim: Simulator) -> set[str]:
+    return sim.call(lambda: set().union(*(c.subs["quotes"] for c in sim.streams.data_clients)) or set())
+
+
+def test_quotes_and_trades_land_in_bounded_buffers(session: Session) -> None:
+    hub = StreamHub(session._accounts["paper"], buffer_size=5)
+    seen: list[tuple[str, str]] = []
+    try:
+        hub.subscribe(
+            quotes=["AAPL", "MSFT"], trades=["SPY"], callback=lambda ch, sym, item: seen.append((ch, sym))
+        )
+        assert wait_until(lambda: hub.state is StreamState.CONNECTED, 10)
+        assert wait_until(lambda: len(hub.quotes("AAPL")) == 5 and len(hub.trades("SPY")) >= 1, 20)
+        quotes = hub.quotes("AAPL")
+        assert len(quotes) == 5  # bounded
+        assert all(q[1] < q[3] for q in quotes)  # bid < ask
+        assert [q[0] for q in quotes] == sorted(q[0] for q in quotes)
+        stats = hub.stats()
+        assert stats["messages"] >= 6 and stats["last_message_age_s"] < 5 and stats["reconnects"] == 0
+        assert ("quotes", "AAPL") in seen and ("trades", "SPY") in seen
+        assert hub.quotes("GOOGL") == []
+    finally:
+        hub.close()
+
+
+def test_one_connection_shared_and_ref_counted(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    hub = session.stream
+    first = hub.subscribe(quotes=["AAPL", "MSFT"])
+    second = hub.subscribe(quotes=["AAPL"])
+    assert wait_until(lambda: _server_quotes(sim) == {"AAPL", "MSFT"}, 10)
+    assert sim.stream_clients() == 1  # one data connection for every consumer
+    hub.unsubscribe(first)
+    assert wait_until(lambda: _server_quotes(sim) == {"AAPL"}, 10)  # AAPL still wanted by `second`
+    hub.unsubscribe(second)
+    assert wait_until(lambda: _server_quotes(sim) == set(), 10)
+    assert hub.subscriptions() == {"quotes": [], "trades": [], "bars": []}
+
+
+def test_reconnects_and_resubscribes_after_drops(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    hub = session.stream
+    hub.subscribe(quotes=["AAPL", "MSFT", "SPY"])
+    assert wait_until(lambda: hub.state is StreamState.CONNECTED and hub.stats()["messages"] > 0, 10)
+    for n in range(1, 4):
+        sim.faults.drop_streams()
+        assert wait_until(
+            lambda n=n: hub.stats()["reconnects"] == n and hub.state is StreamState.CONNECTED, 15
+        )
+        before = hub.stats()["messages"]
+        assert wait_until(lambda b=before: hub.stats()["messages"] > b, 10)  # data flows again
+    assert _server_quotes(sim) == {"AAPL", "MSFT", "SPY"}  # resubscribed
+    print(f"\nreconnects survived: {hub.stats()['reconnects']}")
+
+
+def test_a_silent_connection_is_detected_and_replaced(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    hub = StreamHub(session._accounts["paper"], data_timeout=2.0)
+    try:
+        hub.subscribe(quotes=["AAPL", "MSFT", "SPY", "QQQ"])
+        assert wait_until(lambda: hub.state is StreamState.CONNECTED and hub.stats()["messages"] > 0, 10)
+        connections = hub.stats()["connections"]
+        sim.faults.silence_streams(30)
+        start = time.monotonic()
+        assert wait_until(lambda: hub.stats()["connections"] > connections, 10)
+        detected = time.monotonic() - start
+        print(f"\nsilence detected and the connection replaced after {detected:.2f} s (timeout 2 s)")
+        assert detected <= 2 * hub.data_timeout
+    finally:
+        sim.faults.clear()
+        hub.close()
+
+
+def test_close_leaves_no_thread_and_refuses_new_work(session: Session) -> None:
+    hub = session.stream
+    hub.subscribe(quotes=["AAPL"])
+    assert wait_until(lambda: hub.state is StreamState.CONNECTED, 10)
+    assert any(t.name == "alpaca-nb-stream" for t in threading.enumerate())
+    session.close()
+    assert hub.state is StreamState.CLOSED
+    assert not any(t.name == "alpaca-nb-stream" for t in threading.enumerate())
+    with pytest.raises(errors.StreamError):
+        hub.subscribe(quotes=["AAPL"])
+    with pytest.raises(errors.ValidationError):
+        StreamHub(session._accounts["paper"]).subscribe(quotes=["not a symbol"])
+
+
+def test_stream_magic(session: Session, capsys: pytest.CaptureFixture[str]) -> None:
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "alpaca_nb")
+    ip.run_line_magic("alpaca", "stream start AAPL,MSFT")
+    assert "quotes AAPL, MSFT" in capsys.readouterr().out
+    assert wait_until(lambda: session.stream.stats()["messages"] > 0, 10)
+    ip.run_line_magic("alpaca", "stream status -o st")
+    out = capsys.readouterr().out
+    assert "stream connected" in out and ip.user_ns["st"]["messages"] > 0
+    ip.run_line_magic("alpaca", "status")
+    assert "stream        connected, 2 subscriptions" in capsys.readouterr().out
+    ip.run_line_magic("alpaca", "stream stop")
+    assert "stream stopped" in capsys.readouterr().out
+    assert not any(t.name == "alpaca-nb-stream" for t in threading.enumerate())
