@@ -21,6 +21,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0.dev0"
 __all__ = [
+    "QuoteChart",
     "Session",
     "Simulator",
     "__version__",
@@ -34,12 +35,14 @@ if TYPE_CHECKING:
     from . import errors
     from .session import Session, connect, current_session
     from .sim import Simulator
+    from .widgets import QuoteChart
 
 _LAZY = {
     "Session": ("session", "Session"),
     "connect": ("session", "connect"),
     "current_session": ("session", "current_session"),
     "Simulator": ("sim", "Simulator"),
+    "QuoteChart": ("widgets", "QuoteChart"),
     "errors": ("errors", None),
 }
 

@@ -220,6 +220,27 @@ def _stream(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
     return stats
 
 
+def _chart_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("symbols", help="symbols separated by commas")
+    p.add_argument("--window", default="5min", help="history shown, e.g. 5min, 1h (default 5min)")
+    p.add_argument("--trades", action="store_true", help="also draw trades")
+    p.add_argument("--bars", action="store_true", help="also draw 1-minute candles")
+
+
+@subcommand(
+    "chart",
+    "a live bid/ask chart on the background stream",
+    ["%alpaca chart AAPL", "%alpaca chart AAPL,MSFT --window 15min --trades"],
+    _chart_args,
+    returns_data=True,
+)
+def _chart(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .widgets import QuoteChart
+
+    symbols = _symbols(args.symbols)
+    return QuoteChart(symbols, window=args.window, trades=args.trades, bars=args.bars)
+
+
 @subcommand("help", "list the subcommands with examples", ["%alpaca help"], lambda p: None)
 def _help(magics: AlpacaMagics, args: argparse.Namespace) -> None:
     print(help_text())

@@ -29,6 +29,10 @@ from .config import AccountConfig
 from .errors import StreamError, ValidationError
 
 log = logging.getLogger("alpaca_nb.stream")
+# alpaca-py logs every reconnect as a warning; with no handler configured Python would print it into
+# the notebook. The hub reports the same through state/stats()/last_error; an app that configures
+# logging still receives alpaca-py's records (they propagate past this handler).
+logging.getLogger("alpaca").addHandler(logging.NullHandler())
 CHANNELS = ("quotes", "trades", "bars")
 _TYPE_TO_CHANNEL = {"q": "quotes", "t": "trades", "b": "bars"}
 Callback = Callable[[str, str, tuple[Any, ...]], None]
@@ -124,6 +128,10 @@ class StreamHub:
         self._stream: _HubStream | None = None
         self._task: asyncio.Future[Any] | None = None
         self._background: set[asyncio.Future[Any]] = set()
+        self._pumps: list[Callable[[], None]] = []
+        self.pump_interval = 0.1
+        self._pump_thread: threading.Thread | None = None
+        self._pump_stop = threading.Event()
 
     def __repr__(self) -> str:
         return f"<StreamHub {self.state.value} subscriptions={len(self._refs)} messages={self._messages}>"
@@ -220,6 +228,35 @@ class StreamHub:
                 "subscriptions": sum(len(v) for v in self.subscriptions().values()),
                 "last_error": self.last_error,
             }
+
+    # ----- periodic consumers (charts) -------------------------------------------------------------
+    def add_pump(self, fn: Callable[[], None], interval: float = 0.1) -> None:
+        """Call ``fn`` every ``interval`` seconds on the hub's pump thread (one thread for all).
+
+        Widgets coalesce what arrived and send it from here, so a chart sends at most ~10 messages
+        per second however fast quotes come. Exceptions are kept in ``last_error``.
+        """
+        with self._lock:
+            self._pumps.append(fn)
+            self.pump_interval = interval
+            if self._pump_thread is None:
+                self._pump_thread = threading.Thread(target=self._pump, name="alpaca-nb-pump", daemon=True)
+                self._pump_thread.start()
+
+    def remove_pump(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            if fn in self._pumps:
+                self._pumps.remove(fn)
+
+    def _pump(self) -> None:
+        while not self._pump_stop.wait(self.pump_interval):
+            with self._lock:
+                pumps = list(self._pumps)
+            for fn in pumps:
+                try:
+                    fn()
+                except Exception as err:
+                    self._failed(err)
 
     # ----- the engine thread ------------------------------------------------------------------
     def _ensure_running(self) -> None:
@@ -375,6 +412,9 @@ class StreamHub:
             loop.call_soon_threadsafe(loop.stop)
         if thread is not None:
             thread.join(10)
+        self._pump_stop.set()
+        if self._pump_thread is not None and self._pump_thread is not threading.current_thread():
+            self._pump_thread.join(10)
 
 
 async def _stop(stream: _HubStream) -> None:

@@ -1,0 +1,302 @@
+"""``QuoteChart``: live bid/ask (and trades, minute candles) with plotly.js, fed by the stream hub.
+
+What goes over the comm, and why:
+
+* The series is never widget state (state is saved into the notebook and re-sent whole): the front
+  end asks for a ``reset`` snapshot when it renders, then receives ``extend`` deltas — only new points,
+  as float64 buffers — at most ``max_rate`` times per second (default 10), so a chart never pushes
+  jupyter_server toward its 1000 messages/s limit.
+* plotly.js comes from the plotly package installed with us (no CDN) in one custom message, once per
+  browser page: the first chart asks for it and every later chart reuses it. Nothing of it is saved.
+* After the stream reconnects, the gap is filled from REST quotes (and bars); points are only ever
+  appended with a timestamp later than the last one sent, so there are no duplicates or reversals.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import numpy as np
+import orjson
+import traitlets
+
+from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+STATIC = Path(__file__).parent / "static"
+STALE_AFTER_S = 10.0
+
+
+@cache
+def plotly_js() -> bytes:
+    """plotly.min.js from the installed plotly package (read once per kernel)."""
+    import plotly
+
+    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+
+
+def parse_window(window: str | float | int) -> float:
+    """``"5min"`` → 300.0 seconds; numbers are seconds."""
+    if isinstance(window, int | float) and not isinstance(window, bool):
+        seconds = float(window)
+    else:
+        import pandas as pd
+
+        try:
+            seconds = pd.Timedelta(str(window)).total_seconds()
+        except ValueError:
+            raise ValidationError(
+                f"window must be a duration like '5min' or seconds, not {window!r}"
+            ) from None
+    if not 10 <= seconds <= 86_400:
+        raise ValidationError("window must be between 10 seconds and 1 day")
+    return seconds
+
+
+CHANNELS = ("quotes", "trades", "bars")
+HISTORY_CAP = 20_000  # points per channel per symbol kept for snapshots
+
+
+class _Series:
+    """One symbol's points: waiting to be sent (``pending``) and already sent (``history``)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[tuple[Any, ...]]] = {c: [] for c in CHANNELS}
+        self.history: dict[str, deque[tuple[Any, ...]]] = {c: deque(maxlen=HISTORY_CAP) for c in CHANNELS}
+        self.last = dict.fromkeys(CHANNELS, 0)  # t_ns of the newest point accepted
+
+    def accept(self, channel: str, t_ns: int) -> bool:
+        """Only strictly newer points: no duplicate, no out-of-order point ever reaches the chart."""
+        if t_ns <= self.last[channel]:
+            return False
+        self.last[channel] = t_ns
+        return True
+
+
+class QuoteChart(anywidget.AnyWidget):
+    """A live quote chart.
+
+    Parameters
+    ----------
+    symbols:
+        One symbol or a list.
+    window:
+        How much history the chart shows, e.g. ``"5min"`` (default), ``"1h"``, or seconds.
+    session:
+        Default: the current session.
+    trades, bars:
+        Also draw trades (markers) and 1-minute candles.
+    max_rate:
+        Updates per second sent to the browser (default 10).
+
+    Examples
+    --------
+    >>> chart = anb.QuoteChart(["AAPL", "MSFT"], window="5min")
+    >>> chart            # displays; updates live; chart.close() unsubscribes
+    """
+
+    _esm = STATIC / "quote_chart.js"
+    _css = STATIC / "quote_chart.css"
+
+    symbols = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    window_s = traitlets.Float(300.0).tag(sync=True)
+    status = traitlets.Unicode("connecting").tag(sync=True)
+    show_trades = traitlets.Bool(False).tag(sync=True)
+    show_bars = traitlets.Bool(False).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        symbols: str | list[str],
+        window: str | float = "5min",
+        session: Session | None = None,
+        *,
+        trades: bool = False,
+        bars: bool = False,
+        max_rate: float = 10.0,
+    ) -> None:
+        from ..data import normalize_symbols
+        from ..session import current_session
+
+        syms, _ = normalize_symbols(symbols)
+        window_s = parse_window(window)
+        if not 0 < max_rate <= 20:
+            raise ValidationError("max_rate must be between 0 and 20 updates per second")
+        super().__init__(
+            symbols=syms, window_s=window_s, show_trades=trades, show_bars=bars,
+            title=", ".join(syms) + " · bid/ask",
+        )  # fmt: skip
+        self._session = session or current_session()
+        self._hub = self._session.stream
+        self._series = {s: _Series() for s in syms}
+        self._lock = threading.Lock()  # the series
+        self._send_lock = threading.Lock()  # a snapshot and a delta never interleave
+        self._sent_points = 0
+        self._frames = 0
+        self._reconnects_seen = self._hub.stats()["reconnects"]
+        self._closed = False
+        self._seed()
+        self.on_msg(self._on_front_end)
+        self._token = self._hub.subscribe(
+            quotes=syms, trades=syms if trades else (), bars=syms if bars else (), callback=self._on_item
+        )
+        self._hub.add_pump(self._flush, interval=1.0 / max_rate)
+
+    # ----- data in ----------------------------------------------------------------------------
+    def _on_item(self, channel: str, symbol: str, item: tuple[Any, ...]) -> None:
+        """On the engine thread: keep the point for the next flush (cheap)."""
+        series = self._series.get(symbol)
+        if series is None:
+            return
+        point = (
+            (item[0], item[1], item[3])
+            if channel == "quotes"
+            else item[:2]
+            if channel == "trades"
+            else item[:5]
+        )
+        with self._lock:
+            if series.accept(channel, item[0]):
+                series.pending[channel].append(point)
+
+    def _seed(self, since_ns: int | None = None) -> None:
+        """Recent history from REST: the whole window at start, the gap after a reconnect."""
+        import pandas as pd
+
+        now = pd.Timestamp.now(tz="UTC")
+        start = (
+            pd.Timestamp(since_ns + 1, unit="ns", tz="UTC")
+            if since_ns
+            else now - pd.Timedelta(seconds=self.window_s)
+        )
+        client = self._session.market_data
+        params = {"symbols": ",".join(self.symbols), "start": start.isoformat(), "limit": 10_000}
+        payload = orjson.loads(client.get_raw("/stocks/quotes", params))
+        for symbol, rows in (payload.get("quotes") or {}).items():
+            stamps = _stamps([r["t"] for r in rows])
+            for t_ns, row in zip(stamps.tolist(), rows, strict=True):
+                self._on_item("quotes", symbol, (t_ns, row["bp"], row["bs"], row["ap"], row["as"]))
+        if self.show_bars:
+            params = {
+                "symbols": ",".join(self.symbols),
+                "timeframe": "1Min",
+                "start": start.isoformat(),
+                "limit": 10_000,
+            }
+            payload = orjson.loads(client.get_raw("/stocks/bars", params))
+            for symbol, rows in (payload.get("bars") or {}).items():
+                stamps = _stamps([r["t"] for r in rows])
+                for t_ns, r in zip(stamps.tolist(), rows, strict=True):
+                    self._on_item("bars", symbol, (t_ns, r["o"], r["h"], r["l"], r["c"]))
+
+    # ----- data out ---------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """On the pump thread, ≤ max_rate times a second: status, gap backfill, one delta message."""
+        if self._closed:
+            return
+        stats = self._hub.stats()
+        self._update_status(stats)
+        if stats["reconnects"] > self._reconnects_seen and stats["state"] == "connected":
+            self._reconnects_seen = stats["reconnects"]
+            with self._lock:
+                since = min((s.last["quotes"] for s in self._series.values()), default=0)
+            self._seed(since_ns=since or None)
+        with self._send_lock:
+            message, buffers, points = self._take_delta()
+            if points:
+                self.send(message, buffers)
+                self._frames += 1
+                self._sent_points += points
+
+    def _update_status(self, stats: dict[str, Any]) -> None:
+        state, age = stats["state"], stats["last_message_age_s"]
+        status = (
+            "reconnecting"
+            if state in ("connecting", "reconnecting")
+            else "closed"
+            if state == "closed"
+            else "live"
+        )
+        if status == "live" and (age is None or age > STALE_AFTER_S):
+            status = "stale"
+        if status != self.status:
+            self.status = status
+
+    def _take_delta(self) -> tuple[dict[str, Any], list[bytes], int]:
+        with self._lock:
+            taken = {}
+            for sym, series in self._series.items():
+                taken[sym] = tuple(series.pending[c] for c in CHANNELS)
+                for c in CHANNELS:
+                    series.history[c].extend(series.pending[c])
+                    series.pending[c] = []
+        return _encode(taken, "extend")  # type: ignore[arg-type]
+
+    def _on_front_end(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
+        kind = content.get("type")
+        if kind == "need-plotly":
+            self.send({"type": "plotly"}, [plotly_js()])
+        elif kind == "ready":
+            with self._send_lock:
+                self.send(*self._snapshot()[:2])
+
+    def _snapshot(self) -> tuple[dict[str, Any], list[bytes], int]:
+        """What a view that just rendered should show: the points already sent, within the window."""
+        cutoff = time.time_ns() - int(self.window_s * 1e9)
+        with self._lock:
+            taken = {
+                sym: tuple([p for p in series.history[c] if p[0] >= cutoff] for c in CHANNELS)
+                for sym, series in self._series.items()
+            }
+        return _encode(taken, "reset")  # type: ignore[arg-type]
+
+    # ----- lifecycle --------------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, int]:
+        """Frames and points sent to the browser so far."""
+        return {"frames": self._frames, "points": self._sent_points}
+
+    def close(self) -> None:
+        """Unsubscribe and close the widget (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._hub.remove_pump(self._flush)
+            self._hub.unsubscribe(self._token)
+        super().close()
+
+    def __repr__(self) -> str:
+        return f"<QuoteChart {', '.join(self.symbols)} window={self.window_s:g}s {self.status}>"
+
+
+def _stamps(values: list[str]) -> np.ndarray:
+    from ..data import parse_timestamps
+
+    return parse_timestamps(values)
+
+
+def _encode(
+    taken: dict[str, tuple[list[Any], list[Any], list[Any]]], kind: str
+) -> tuple[dict[str, Any], list[bytes], int]:
+    """A message with, per symbol, counts; the numbers go as float64 buffers (x in ms since epoch)."""
+    meta: list[dict[str, Any]] = []
+    buffers: list[bytes] = []
+    points = 0
+    for symbol, (quotes, trades, bars) in taken.items():
+        entry: dict[str, Any] = {"symbol": symbol}
+        for channel, rows, width in (("quotes", quotes, 3), ("trades", trades, 2), ("bars", bars, 5)):
+            if rows or kind == "reset":
+                arr = np.asarray(rows, dtype=np.float64).reshape(-1, width)
+                arr[:, 0] /= 1e6  # ns → ms for JavaScript dates
+                entry[channel] = [len(buffers), len(arr)]
+                buffers.append(np.ascontiguousarray(arr.T).tobytes())
+                points += len(arr)
+        meta.append(entry)
+    return {"type": kind, "series": meta}, buffers, points
