@@ -39,6 +39,7 @@ _WALK_START = dt.date(2015, 12, 1)
 _WALK_DAYS = 365 * 40
 ANCHOR_DATE = dt.date(2024, 10, 1)
 DAILY_VOL = 0.018
+PATH_STEPS = 6  # path points per minute: prices wander within the minute, not in straight lines
 
 # Per-minute intensities (scaled by SymbolInfo.activity).
 TRADES_REGULAR, TRADES_EXTENDED = 6.0, 0.5
@@ -243,15 +244,21 @@ class Market:
         return trades * info.activity, quotes * info.activity
 
     def _path(self, info: SymbolInfo, day: dt.date, n_minutes: int) -> F64:
-        """Log mid price at each minute boundary of ``day`` (n_minutes + 1 points)."""
+        """Log mid price every PATH_STEPS-th of a minute through ``day`` (a Brownian bridge)."""
         walk = self._walk(info)
         i = (day - _WALK_START).days
         a0, a1 = walk[i], walk[i + 1]
         rng = np.random.default_rng([self.seed, info.key, day.toordinal(), 1])
-        sigma = DAILY_VOL * info.volatility / np.sqrt(n_minutes)
-        w = np.r_[0.0, np.cumsum(rng.standard_normal(n_minutes) * sigma)]
-        k = np.arange(n_minutes + 1) / n_minutes
+        steps = n_minutes * PATH_STEPS
+        sigma = DAILY_VOL * info.volatility / np.sqrt(steps)
+        w = np.r_[0.0, np.cumsum(rng.standard_normal(steps) * sigma)]
+        k = np.arange(steps + 1) / steps
         return np.asarray(a0 + (a1 - a0) * k + w - k * w[-1], dtype=np.float64)
+
+    @staticmethod
+    def _path_x(n_minutes: int) -> F64:
+        """The path's abscissae, in minutes since midnight."""
+        return np.arange(n_minutes * PATH_STEPS + 1) / PATH_STEPS
 
     def _day_span(self, day: dt.date) -> tuple[int, int]:
         start = cal.et_midnight_ns(day)
@@ -270,7 +277,7 @@ class Market:
         total = int(counts.sum())
         minute = np.repeat(np.arange(n_min), counts)
         when = np.sort(minute + rng.random(total))  # minute stays aligned: each frac < 1
-        log_mid = np.interp(when, np.arange(n_min + 1), self._path(info, day, n_min))
+        log_mid = np.interp(when, self._path_x(n_min), self._path(info, day, n_min))
         mid = np.exp(log_mid)
         half_spread = _spread_ticks(mid) * 0.005
         price = np.round(mid + rng.uniform(-1.0, 1.0, total) * half_spread, 2)
@@ -312,7 +319,7 @@ class Market:
         counts = rng.poisson(lam)
         total = int(counts.sum())
         when = np.sort(np.repeat(np.arange(n_min), counts) + rng.random(total))
-        mid = np.exp(np.interp(when, np.arange(n_min + 1), self._path(info, day, n_min)))
+        mid = np.exp(np.interp(when, self._path_x(n_min), self._path(info, day, n_min)))
         ticks = _spread_ticks(mid) + rng.geometric(0.7, total) - 1
         bid = np.round(np.floor(mid * 100 - ticks / 2) / 100, 2)
         ask = np.round(bid + ticks / 100, 2)

@@ -72,6 +72,7 @@ class _Series:
         self.pending: dict[str, list[tuple[Any, ...]]] = {c: [] for c in CHANNELS}
         self.history: dict[str, deque[tuple[Any, ...]]] = {c: deque(maxlen=HISTORY_CAP) for c in CHANNELS}
         self.last = dict.fromkeys(CHANNELS, 0)  # t_ns of the newest point accepted
+        self.sent = dict.fromkeys(CHANNELS, 0)  # t_ns of the newest point sent to the browser
 
     def accept(self, channel: str, t_ns: int) -> bool:
         """Only strictly newer points: no duplicate, no out-of-order point ever reaches the chart."""
@@ -140,6 +141,7 @@ class QuoteChart(anywidget.AnyWidget):
         self._lock = threading.Lock()  # the series
         self._send_lock = threading.Lock()  # a snapshot and a delta never interleave
         self._sent_points = 0
+        self._backfilled = 0
         self._frames = 0
         self._reconnects_seen = self._hub.stats()["reconnects"]
         self._closed = False
@@ -167,35 +169,35 @@ class QuoteChart(anywidget.AnyWidget):
             if series.accept(channel, item[0]):
                 series.pending[channel].append(point)
 
-    def _seed(self, since_ns: int | None = None) -> None:
-        """Recent history from REST: the whole window at start, the gap after a reconnect."""
+    def _seed(self) -> None:
+        """The window's history from REST, before the live stream takes over."""
+        start = time.time_ns() - int(self.window_s * 1e9)
+        for channel in self._rest_channels():
+            for symbol, points in self._fetch(channel, dict.fromkeys(self.symbols, start)).items():
+                for point in points:
+                    self._on_item(channel, symbol, point)
+
+    def _rest_channels(self) -> list[str]:
+        return ["quotes", *(["bars"] if self.show_bars else [])]
+
+    def _fetch(self, channel: str, since: dict[str, int]) -> dict[str, list[tuple[Any, ...]]]:
+        """Points after ``since[symbol]`` (ns) from REST, oldest first, in the stream's tuple shapes."""
         import pandas as pd
 
-        now = pd.Timestamp.now(tz="UTC")
-        start = (
-            pd.Timestamp(since_ns + 1, unit="ns", tz="UTC")
-            if since_ns
-            else now - pd.Timedelta(seconds=self.window_s)
-        )
-        client = self._session.market_data
-        params = {"symbols": ",".join(self.symbols), "start": start.isoformat(), "limit": 10_000}
-        payload = orjson.loads(client.get_raw("/stocks/quotes", params))
-        for symbol, rows in (payload.get("quotes") or {}).items():
-            stamps = _stamps([r["t"] for r in rows])
-            for t_ns, row in zip(stamps.tolist(), rows, strict=True):
-                self._on_item("quotes", symbol, (t_ns, row["bp"], row["bs"], row["ap"], row["as"]))
-        if self.show_bars:
-            params = {
-                "symbols": ",".join(self.symbols),
-                "timeframe": "1Min",
-                "start": start.isoformat(),
-                "limit": 10_000,
-            }
-            payload = orjson.loads(client.get_raw("/stocks/bars", params))
-            for symbol, rows in (payload.get("bars") or {}).items():
-                stamps = _stamps([r["t"] for r in rows])
-                for t_ns, r in zip(stamps.tolist(), rows, strict=True):
-                    self._on_item("bars", symbol, (t_ns, r["o"], r["h"], r["l"], r["c"]))
+        start = pd.Timestamp(min(since.values()) + 1, unit="ns", tz="UTC")
+        params: dict[str, Any] = {"symbols": ",".join(since), "start": start.isoformat(), "limit": 10_000}
+        if channel == "bars":
+            params["timeframe"] = "1Min"
+        payload = orjson.loads(self._session.market_data.get_raw(f"/stocks/{channel}", params))
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for symbol, rows in (payload.get(channel) or {}).items():
+            stamps = _stamps([r["t"] for r in rows]).tolist()
+            if channel == "quotes":
+                points = [(t, r["bp"], r["bs"], r["ap"], r["as"]) for t, r in zip(stamps, rows, strict=True)]
+            else:
+                points = [(t, r["o"], r["h"], r["l"], r["c"]) for t, r in zip(stamps, rows, strict=True)]
+            out[symbol] = [p for p in points if p[0] > since.get(symbol, 0)]
+        return out
 
     # ----- data out ---------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -206,15 +208,35 @@ class QuoteChart(anywidget.AnyWidget):
         self._update_status(stats)
         if stats["reconnects"] > self._reconnects_seen and stats["state"] == "connected":
             self._reconnects_seen = stats["reconnects"]
-            with self._lock:
-                since = min((s.last["quotes"] for s in self._series.values()), default=0)
-            self._seed(since_ns=since or None)
+            self._backfill()
         with self._send_lock:
             message, buffers, points = self._take_delta()
             if points:
                 self.send(message, buffers)
                 self._frames += 1
                 self._sent_points += points
+
+    def _backfill(self) -> None:
+        """After a reconnect: fetch what was missed since the last point sent and merge it in order.
+
+        Runs before anything new is sent: the new connection's points are still pending, so the gap
+        points go in between, sorted and de-duplicated by timestamp.
+        """
+        for channel in self._rest_channels():
+            with self._lock:
+                since = {sym: s.sent[channel] for sym, s in self._series.items()}
+            fetched = self._fetch(channel, since)
+            with self._lock:
+                for symbol, points in fetched.items():
+                    series = self._series[symbol]
+                    shaped = [_shape(channel, p) for p in points]
+                    merged = {
+                        p[0]: p for p in shaped + series.pending[channel] if p[0] > series.sent[channel]
+                    }
+                    series.pending[channel] = [merged[t] for t in sorted(merged)]
+                    if merged:
+                        series.last[channel] = max(series.last[channel], max(merged))
+                    self._backfilled += len(shaped)
 
     def _update_status(self, stats: dict[str, Any]) -> None:
         state, age = stats["state"], stats["last_message_age_s"]
@@ -236,6 +258,8 @@ class QuoteChart(anywidget.AnyWidget):
             for sym, series in self._series.items():
                 taken[sym] = tuple(series.pending[c] for c in CHANNELS)
                 for c in CHANNELS:
+                    if series.pending[c]:
+                        series.sent[c] = series.pending[c][-1][0]
                     series.history[c].extend(series.pending[c])
                     series.pending[c] = []
         return _encode(taken, "extend")  # type: ignore[arg-type]
@@ -261,8 +285,8 @@ class QuoteChart(anywidget.AnyWidget):
     # ----- lifecycle --------------------------------------------------------------------------
     @property
     def stats(self) -> dict[str, int]:
-        """Frames and points sent to the browser so far."""
-        return {"frames": self._frames, "points": self._sent_points}
+        """Frames and points sent to the browser so far, and points backfilled from REST."""
+        return {"frames": self._frames, "points": self._sent_points, "backfilled": self._backfilled}
 
     def close(self) -> None:
         """Unsubscribe and close the widget (idempotent)."""
@@ -274,6 +298,13 @@ class QuoteChart(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return f"<QuoteChart {', '.join(self.symbols)} window={self.window_s:g}s {self.status}>"
+
+
+def _shape(channel: str, item: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Stream tuples → what the chart keeps: quotes (t, bid, ask), trades (t, price), bars (t, o, h, l, c)."""
+    if channel == "quotes":
+        return (item[0], item[1], item[3])
+    return item[:2] if channel == "trades" else item[:5]
 
 
 def _stamps(values: list[str]) -> np.ndarray:

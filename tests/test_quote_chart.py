@@ -1,0 +1,162 @@
+"""QuoteChart without a browser: what it sends (captured at the comm), how often, and after drops."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import alpaca_nb as anb
+from alpaca_nb import errors
+from alpaca_nb.session import Session, close_current
+from alpaca_nb.sim import Simulator
+from alpaca_nb.widgets import QuoteChart
+from alpaca_nb.widgets.quote_chart import parse_window, plotly_js
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with Simulator(seed=9, hours="always", rate_limit=None) as sim:
+        yield anb.connect("demo", simulator=sim, quiet=True)
+        close_current()
+
+
+class Recorder:
+    """Wraps chart.send: decodes every frame into per-(symbol, channel) x series (ms)."""
+
+    def __init__(self, chart: QuoteChart) -> None:
+        self.frames: list[tuple[float, dict[str, Any], int]] = []
+        self.x: dict[tuple[str, str], list[float]] = {}
+        self._send = chart.send
+        chart.send = self.send  # type: ignore[method-assign]
+
+    def send(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        size = sum(len(b) for b in buffers or ())
+        self.frames.append((time.monotonic(), content, size))
+        if content.get("type") == "extend":
+            for entry in content["series"]:
+                for channel in ("quotes", "trades", "bars"):
+                    ref = entry.get(channel)
+                    if ref and buffers:
+                        x = np.frombuffer(buffers[ref[0]], dtype=np.float64)[: ref[1]]
+                        self.x.setdefault((entry["symbol"], channel), []).extend(x.tolist())
+        self._send(content, buffers)
+
+
+def test_frames_are_deltas_at_most_ten_a_second(session: Session) -> None:
+    chart = QuoteChart(["AAPL", "MSFT", "SPY"], window="2min", session=session)
+    rec = Recorder(chart)
+    time.sleep(4)
+    chart.close()
+    extends = [f for f in rec.frames if f[1]["type"] == "extend"]
+    assert len(extends) >= 5
+    stamps = [f[0] for f in extends]
+    per_second = max(sum(1 for t in stamps if s <= t < s + 1) for s in stamps)
+    assert per_second <= 11  # max_rate 10/s (+1 for timer jitter)
+    assert all(f[2] < 2000 for f in extends[1:])  # small deltas (the first carries the seeded window)
+    for series in rec.x.values():
+        assert all(b > a for a, b in zip(series, series[1:], strict=False))
+
+
+def test_snapshot_for_a_new_view_and_plotly_once(session: Session) -> None:
+    chart = QuoteChart("AAPL", window="1min", session=session)
+    rec = Recorder(chart)
+    assert wait_until(lambda: chart.stats["points"] > 0, 5)
+    chart._on_front_end(None, {"type": "ready"}, [])
+    reset = next(f for f in rec.frames if f[1]["type"] == "reset")
+    assert reset[1]["series"][0]["symbol"] == "AAPL" and reset[1]["series"][0]["quotes"][1] > 0
+    chart._on_front_end(None, {"type": "need-plotly"}, [])
+    plotly = [f for f in rec.frames if f[1]["type"] == "plotly"]
+    assert len(plotly) == 1 and plotly[0][2] == len(plotly_js()) > 1_000_000
+    state = chart.get_state()  # what Jupyter saves into a notebook: our small ESM, no plotly.js, no series
+    assert sum(len(str(v)) for v in state.values()) < 20_000
+    chart.close()
+
+
+def test_close_unsubscribes(session: Session) -> None:
+    chart = QuoteChart(["AAPL", "KO"], session=session)
+    assert session.stream.subscriptions()["quotes"] == ["AAPL", "KO"]
+    chart.close()
+    chart.close()
+    assert session.stream.subscriptions()["quotes"] == []
+    assert not any(t.name == "alpaca-nb-pump" for t in threading.enumerate()) or session.stream._pumps == []
+
+
+def test_bad_arguments() -> None:
+    assert parse_window("5min") == 300 and parse_window(90) == 90
+    for bad in ("forever", 1, "2D"):
+        with pytest.raises(errors.ValidationError):
+            parse_window(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_a_minute_of_drops_every_five_seconds() -> None:
+    """Drops every 5 s for 60 s: ≥ 10 reconnects, strictly increasing series, the gaps backfilled."""
+    with Simulator(seed=4, hours="always", rate_limit=None) as sim:
+        session = anb.connect("demo", simulator=sim, quiet=True)
+        chart = QuoteChart(["AAPL", "SPY"], window="5min", session=session, bars=True)
+        rec = Recorder(chart)
+        assert wait_until(lambda: session.stream.state.value == "connected", 10)
+        start_ns = time.time_ns()
+        sim.faults.drop_streams_every(5)
+        time.sleep(60)
+        sim.faults.drop_streams_every(None)
+        assert wait_until(lambda: session.stream.state.value == "connected", 15)
+        time.sleep(1.0)
+        end_ns = time.time_ns() - 1_500_000_000  # what the chart must hold by now
+        reconnects = session.stream.stats()["reconnects"]
+        chart.close()
+        # Every quote the market made in [start, end] must be in the chart, once, in order.
+        key, secret = sim.credentials()
+        missing = 0
+        for symbol in ("AAPL", "SPY"):
+            series = rec.x[(symbol, "quotes")]
+            assert all(b > a for a, b in zip(series, series[1:], strict=False)), "duplicate or out of order"
+            expected = _rest_quote_ms(session, symbol, start_ns, end_ns)
+            have = {round(x, 3) for x in series}
+            missing += sum(1 for x in expected if round(x, 3) not in have)
+            bars = rec.x[(symbol, "bars")]
+            assert all(b > a for a, b in zip(bars, bars[1:], strict=False))
+            expected_bars = _rest_bar_ms(session, symbol, start_ns, end_ns)
+            assert set(expected_bars) <= set(bars), "a minute bar from the gap is missing"
+        print(
+            f"\nreconnects survived: {reconnects}; frames: {len(rec.frames)}; "
+            f"points backfilled from REST: {chart.stats['backfilled']}; quotes missing: {missing}"
+        )
+        assert reconnects >= 10
+        assert missing == 0
+        session.close()
+
+
+def _rest_quote_ms(session: Session, symbol: str, start_ns: int, end_ns: int) -> list[float]:
+    import orjson
+
+    from alpaca_nb.data import parse_timestamps
+
+    params = {"symbols": symbol, "start": f"{start_ns / 1e9:.9f}", "limit": 10_000}
+    import pandas as pd
+
+    params["start"] = pd.Timestamp(start_ns, unit="ns", tz="UTC").isoformat()
+    params["end"] = pd.Timestamp(end_ns, unit="ns", tz="UTC").isoformat()
+    rows = orjson.loads(session.market_data.get_raw("/stocks/quotes", params))["quotes"].get(symbol, [])
+    return (parse_timestamps([r["t"] for r in rows]) / 1e6).tolist()
+
+
+def _rest_bar_ms(session: Session, symbol: str, start_ns: int, end_ns: int) -> list[float]:
+    """Minute bars that began after ``start_ns`` and were complete by ``end_ns``."""
+    last_start = end_ns - 60_000_000_000
+    if last_start <= start_ns:
+        return []
+    frame = session.bars(symbol, "1Min", start=_ts(start_ns), end=_ts(last_start))
+    return (frame.index.as_unit("ns").asi8 / 1e6).tolist() if len(frame) else []
+
+
+def _ts(ns: int) -> Any:
+    import pandas as pd
+
+    return pd.Timestamp(ns, unit="ns", tz="UTC")
