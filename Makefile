@@ -35,6 +35,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/bars.py
+	$(BIN)/python benchmarks/stream.py
 	$(BIN)/python benchmarks/sim_throughput.py
 
 sim: $(STAMP)

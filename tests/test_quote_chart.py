@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from itertools import pairwise
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,7 +61,7 @@ def test_frames_are_deltas_at_most_ten_a_second(session: Session) -> None:
     assert per_second <= 11  # max_rate 10/s (+1 for timer jitter)
     assert all(f[2] < 2000 for f in extends[1:])  # small deltas (the first carries the seeded window)
     for series in rec.x.values():
-        assert all(b > a for a, b in zip(series, series[1:], strict=False))
+        assert all(b > a for a, b in pairwise(series))
 
 
 def test_snapshot_for_a_new_view_and_plotly_once(session: Session) -> None:
@@ -112,16 +113,15 @@ def test_a_minute_of_drops_every_five_seconds() -> None:
         reconnects = session.stream.stats()["reconnects"]
         chart.close()
         # Every quote the market made in [start, end] must be in the chart, once, in order.
-        key, secret = sim.credentials()
         missing = 0
         for symbol in ("AAPL", "SPY"):
             series = rec.x[(symbol, "quotes")]
-            assert all(b > a for a, b in zip(series, series[1:], strict=False)), "duplicate or out of order"
+            assert all(b > a for a, b in pairwise(series)), "duplicate or out of order"
             expected = _rest_quote_ms(session, symbol, start_ns, end_ns)
             have = {round(x, 3) for x in series}
             missing += sum(1 for x in expected if round(x, 3) not in have)
             bars = rec.x[(symbol, "bars")]
-            assert all(b > a for a, b in zip(bars, bars[1:], strict=False))
+            assert all(b > a for a, b in pairwise(bars))
             expected_bars = _rest_bar_ms(session, symbol, start_ns, end_ns)
             assert set(expected_bars) <= set(bars), "a minute bar from the gap is missing"
         print(
@@ -160,3 +160,39 @@ def _ts(ns: int) -> Any:
     import pandas as pd
 
     return pd.Timestamp(ns, unit="ns", tz="UTC")
+
+
+def test_export_without_a_kernel_shows_a_picture(tmp_path: Any) -> None:
+    """nbconvert --to html of an executed notebook: the chart is an SVG, not 'Error displaying widget'."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext alpaca_nb\n%alpaca connect demo --seed 3"),
+        nbformat.v4.new_code_cell(
+            "import alpaca_nb as anb\nchart = anb.QuoteChart(['AAPL', 'MSFT'], window='2min')\nchart"
+        ),
+        nbformat.v4.new_code_cell("import time; time.sleep(2); chart.close()"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False).execute()
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert "Error displaying widget" not in html
+    assert html.count("<polyline") >= 4  # bid and ask for two symbols
+    outputs = nb.cells[1].outputs
+    assert outputs and "application/vnd.jupyter.widget-view+json" not in outputs[0].get(
+        "data", {}
+    )  # closed → picture
+
+
+def test_chart_magic(session: Session) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "alpaca_nb")
+    chart = ip.run_line_magic("alpaca", "chart AAPL,MSFT --window 2min --trades")
+    assert isinstance(chart, QuoteChart) and chart.symbols == ["AAPL", "MSFT"] and chart.window_s == 120
+    assert chart.show_trades and session.stream.subscriptions()["trades"] == ["AAPL", "MSFT"]
+    chart.close()

@@ -282,6 +282,29 @@ class QuoteChart(anywidget.AnyWidget):
             }
         return _encode(taken, "reset")  # type: ignore[arg-type]
 
+    # ----- display and export -----------------------------------------------------------------
+    def _ipython_display_(self) -> None:
+        """Display the live view, with a static SVG beside it for exports made without a kernel.
+
+        nbconvert shows the ``text/html`` picture when no widget state is saved (alpaca_nb saves
+        none); ``close()`` replaces the output with the picture of the final state.
+        """
+        from IPython.display import display
+
+        bundle: Any = self._repr_mimebundle_() or {}
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        data["text/html"] = self.static_svg()
+        self._display_handle = display(data, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+
+    def static_svg(self, width: int = 720, height_per_symbol: int = 150) -> str:
+        """The chart's current bid/ask as a self-contained SVG (no JavaScript)."""
+        with self._lock:
+            series = {
+                sym: [p for p in list(s.history["quotes"]) + s.pending["quotes"]]
+                for sym, s in self._series.items()
+            }
+        return _svg(series, self.window_s, width, height_per_symbol)
+
     # ----- lifecycle --------------------------------------------------------------------------
     @property
     def stats(self) -> dict[str, int]:
@@ -294,10 +317,50 @@ class QuoteChart(anywidget.AnyWidget):
             self._closed = True
             self._hub.remove_pump(self._flush)
             self._hub.unsubscribe(self._token)
+            handle = getattr(self, "_display_handle", None)
+            if handle is not None:  # leave the last state as a picture in the notebook
+                handle.update({"text/html": self.static_svg(), "text/plain": repr(self)}, raw=True)
         super().close()
 
     def __repr__(self) -> str:
         return f"<QuoteChart {', '.join(self.symbols)} window={self.window_s:g}s {self.status}>"
+
+
+def _svg(series: dict[str, list[tuple[Any, ...]]], window_s: float, width: int, band: int) -> str:
+    """Bid (blue) and ask (orange) polylines, one band per symbol, with min/max labels."""
+    import html
+
+    height = band * max(1, len(series))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'style="font:11px sans-serif;background:#fff">']  # fmt: skip
+    all_t = [p[0] for points in series.values() for p in points]
+    t1 = max(all_t, default=0)
+    t0 = t1 - window_s * 1e9
+    for i, (symbol, points) in enumerate(series.items()):
+        points = [p for p in points if p[0] >= t0]
+        top = i * band
+        parts.append(f'<text x="4" y="{top + 14}">{html.escape(symbol)}</text>')
+        if len(points) < 2:
+            parts.append(f'<text x="60" y="{top + 14}" fill="#888">no data</text>')
+            continue
+        lo = min(min(p[1], p[2]) for p in points)
+        hi = max(max(p[1], p[2]) for p in points)
+        span_y, span_t = (hi - lo) or 1.0, (t1 - t0) or 1.0
+
+        def xy(
+            t: float, v: float, top: int = top, lo: float = lo, span_y: float = span_y, span_t: float = span_t
+        ) -> str:
+            x = 60 + (t - t0) / span_t * (width - 70)
+            y = top + 20 + (1 - (v - lo) / span_y) * (band - 30)
+            return f"{x:.1f},{y:.1f}"
+
+        for column, color in ((1, "#1f77b4"), (2, "#ff7f0e")):
+            coords = " ".join(xy(p[0], p[column]) for p in points[-2000:])
+            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1" points="{coords}"/>')
+        parts.append(f'<text x="4" y="{top + 30}" fill="#555">{hi:.2f}</text>')
+        parts.append(f'<text x="4" y="{top + band - 8}" fill="#555">{lo:.2f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def _shape(channel: str, item: tuple[Any, ...]) -> tuple[Any, ...]:
