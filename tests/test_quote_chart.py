@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from itertools import pairwise
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
