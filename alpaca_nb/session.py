@@ -157,7 +157,8 @@ class Session:
             from .stream import StreamHub
 
             kind: AccountKind = "paper" if "paper" in self._accounts else "live"
-            self._stream = StreamHub(self._accounts[kind])
+            trading = self._accounts.get(self.default_account)
+            self._stream = StreamHub(self._accounts[kind], trading_account=trading)
         return self._stream
 
     def stop_stream(self) -> None:

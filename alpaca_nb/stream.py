@@ -26,6 +26,7 @@ from typing import Any
 import msgpack
 import websockets
 from alpaca.data.live import StockDataStream
+from alpaca.trading.stream import TradingStream
 
 from .config import AccountConfig
 from .errors import StreamError, ValidationError
@@ -119,6 +120,24 @@ class _HubStream(StockDataStream):
                 return
 
 
+class _HubTradingStream(TradingStream):
+    """alpaca-py's trade-updates stream (raw JSON), handing each update to the hub."""
+
+    def __init__(self, hub: StreamHub, key: str, secret: str, url: str) -> None:
+        super().__init__(key, secret, raw_data=True, url_override=url)
+        self._hub = hub
+        self._reconnect_min_backoff = hub.min_backoff
+        self._reconnect_max_backoff = hub.max_backoff
+
+    async def _start_ws(self) -> None:
+        try:
+            await super()._start_ws()  # type: ignore[no-untyped-call]
+        except Exception as err:
+            self._hub._failed(err)
+            raise
+        self._hub._trading_connections += 1
+
+
 def _noop(_: Any) -> Any:
     async def handler(__: Any) -> None:  # alpaca-py wants a coroutine handler per symbol
         return None
@@ -142,12 +161,14 @@ class StreamHub:
         self,
         account: AccountConfig,
         *,
+        trading_account: AccountConfig | None = None,
         buffer_size: int = 10_000,
         data_timeout: float = 15.0,
         min_backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
         self._account = account
+        self._trading_account = trading_account or account
         self.buffer_size = buffer_size
         self.data_timeout = data_timeout
         self.min_backoff = min_backoff
@@ -173,6 +194,10 @@ class StreamHub:
         self._background: set[asyncio.Future[Any]] = set()
         self._pumps: list[Callable[[], None]] = []
         self.pump_interval = 0.1
+        self._trade_callbacks: dict[int, Callable[[dict[str, Any]], None]] = {}
+        self._trade_updates: deque[dict[str, Any]] = deque(maxlen=1000)
+        self._trading: _HubTradingStream | None = None
+        self._trading_connections = 0
         self._pump_thread: threading.Thread | None = None
         self._pump_stop = threading.Event()
 
@@ -275,12 +300,63 @@ class StreamHub:
                 "messages": self._messages,
                 "reconnects": self._reconnects,
                 "connections": self._connections,
+                "trading_connections": self._trading_connections,
+                "trade_updates": len(self._trade_updates),
                 "errors": self._errors,
                 "last_message_age_s": None if not self._last_message else round(now - self._last_message, 3),
                 "rate_per_s": round(rate, 1),
                 "subscriptions": sum(len(v) for v in self.subscriptions().values()),
                 "last_error": self.last_error,
             }
+
+    # ----- trade updates ------------------------------------------------------------------------
+    def on_trade_update(self, callback: Callable[[dict[str, Any]], None]) -> int:
+        """Call ``callback(update)`` (Alpaca's raw ``trade_updates`` data: event, order, price, qty,
+        timestamp…) on the engine thread for each order event; returns a token for ``remove``.
+        Starts the trading stream on first use."""
+        if self.state is StreamState.CLOSED:
+            raise StreamError("this stream hub is closed: reconnect the session")
+        token = next(self._ids)
+        with self._lock:
+            self._trade_callbacks[token] = callback
+        self._ensure_running()
+        self._call(self._start_trading)
+        return token
+
+    def remove_trade_callback(self, token: int) -> None:
+        with self._lock:
+            self._trade_callbacks.pop(token, None)
+
+    def trade_updates(self) -> list[dict[str, Any]]:
+        """The most recent order events received (up to 1,000), oldest first."""
+        with self._lock:
+            return list(self._trade_updates)
+
+    def _start_trading(self) -> None:
+        if self._trading is not None:
+            return
+        creds = self._trading_account.credentials
+        stream = _HubTradingStream(
+            self,
+            creds.key_id.reveal(),
+            creds.secret_key.reveal(),
+            self._trading_account.endpoints.trading_stream,
+        )
+
+        async def handler(message: dict[str, Any]) -> None:
+            data = message.get("data") or {}
+            with self._lock:
+                self._trade_updates.append(data)
+                callbacks = list(self._trade_callbacks.values())
+            for callback in callbacks:
+                try:
+                    callback(data)
+                except Exception as err:
+                    self._failed(err)
+
+        stream._trade_updates_handler = handler  # type: ignore[assignment]
+        self._trading = stream
+        self._spawn(stream._run_forever())  # type: ignore[no-untyped-call]
 
     # ----- periodic consumers (charts) -------------------------------------------------------------
     def add_pump(self, fn: Callable[[], None], interval: float = 0.1) -> None:
@@ -460,6 +536,12 @@ class StreamHub:
             self.state = StreamState.CLOSED
             thread, loop, stream = self._thread, self._loop, self._stream
         if loop is not None and loop.is_running():
+            if self._trading is not None:
+                trading = self._trading
+                try:
+                    asyncio.run_coroutine_threadsafe(_stop_trading(trading), loop).result(10)
+                except Exception as err:
+                    self.last_error = f"{type(err).__name__}: {err}"
             if stream is not None:
                 future = asyncio.run_coroutine_threadsafe(_stop(stream), loop)
                 try:
@@ -472,6 +554,11 @@ class StreamHub:
         self._pump_stop.set()
         if self._pump_thread is not None and self._pump_thread is not threading.current_thread():
             self._pump_thread.join(10)
+
+
+async def _stop_trading(stream: _HubTradingStream) -> None:
+    await stream.stop_ws()
+    await stream.close()
 
 
 async def _stop(stream: _HubStream) -> None:

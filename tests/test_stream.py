@@ -129,3 +129,22 @@ def test_stream_magic(session: Session, capsys: pytest.CaptureFixture[str]) -> N
     ip.run_line_magic("alpaca", "stream stop")
     assert "stream stopped" in capsys.readouterr().out
     assert not any(t.name == "alpaca-nb-stream" for t in threading.enumerate())
+
+
+def test_trade_updates_reach_callbacks(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    events: list[dict[str, object]] = []
+    hub = session.stream
+    hub.on_trade_update(events.append)
+    assert wait_until(lambda: hub.stats()["trading_connections"] == 1, 10)
+    assert wait_until(lambda: sim.call(lambda: any(c.listening for c in sim.streams.trading_clients)), 10)
+    sim.set_price("KO", 60.0)
+    order = session.submit_order("KO", qty=3)
+    assert wait_until(lambda: any(e["event"] == "fill" for e in events), 10)
+    mine = [e for e in events if e["order"]["id"] == str(order.id)]  # type: ignore[index]
+    assert [e["event"] for e in mine] == ["new", "fill"]
+    assert mine[-1]["price"] == "60.01" and mine[-1]["position_qty"] == "3"
+    assert hub.trade_updates()[-1]["event"] == "fill"
+    session.close()
+    assert not any(t.name == "alpaca-nb-stream" for t in threading.enumerate())
