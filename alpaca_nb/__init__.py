@@ -21,6 +21,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0.dev0"
 __all__ = [
+    "AccountView",
     "QuoteChart",
     "Session",
     "Simulator",
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from . import errors
     from .session import Session, connect, current_session
     from .sim import Simulator
-    from .widgets import QuoteChart
+    from .widgets import AccountView, QuoteChart
 
 _LAZY = {
     "Session": ("session", "Session"),
@@ -43,6 +44,7 @@ _LAZY = {
     "current_session": ("session", "current_session"),
     "Simulator": ("sim", "Simulator"),
     "QuoteChart": ("widgets", "QuoteChart"),
+    "AccountView": ("widgets", "AccountView"),
     "errors": ("errors", None),
 }
 

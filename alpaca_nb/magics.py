@@ -241,6 +241,58 @@ def _chart(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
     return QuoteChart(symbols, window=args.window, trades=args.trades, bars=args.bars)
 
 
+def _account_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--live", action="store_true", help="the live account (needs allow_live)")
+
+
+@subcommand(
+    "account",
+    "the account card (equity, cash, buying power, day P&L, flags)",
+    ["%alpaca account", "acct = %alpaca account"],
+    _account_args,
+    returns_data=True,
+)
+def _account(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .session import current_session
+
+    return current_session().account(account="live" if args.live else None)
+
+
+@subcommand(
+    "positions", "open positions as a DataFrame", ["%alpaca positions"], _account_args, returns_data=True
+)
+def _positions(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .session import current_session
+
+    return current_session().positions(account="live" if args.live else None)
+
+
+def _orders_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--status", choices=("open", "closed", "all"), default="open")
+    p.add_argument("--limit", type=int, help="most orders (default: all)")
+    p.add_argument("--symbols", help="only these symbols (AAPL,MSFT)")
+    p.add_argument("--live", action="store_true", help="the live account (needs allow_live)")
+
+
+@subcommand(
+    "orders",
+    "orders as a DataFrame, newest first",
+    ["%alpaca orders", "%alpaca orders --status all --limit 20"],
+    _orders_args,
+    returns_data=True,
+)
+def _orders(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .session import current_session
+
+    symbols = _symbols(args.symbols) if args.symbols else None
+    return current_session().orders(
+        args.status,
+        limit=args.limit,
+        symbols=[symbols] if isinstance(symbols, str) else symbols,
+        account="live" if args.live else None,
+    )
+
+
 @subcommand("help", "list the subcommands with examples", ["%alpaca help"], lambda p: None)
 def _help(magics: AlpacaMagics, args: argparse.Namespace) -> None:
     print(help_text())

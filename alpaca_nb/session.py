@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from alpaca.trading.models import Order
 
+    from .account import Account
     from .data import SafeDataClient
     from .sim import Simulator
     from .stream import StreamHub
@@ -251,6 +252,42 @@ class Session:
         from .data import fetch_snapshots
 
         return cast("pd.DataFrame", self._remember(lambda: fetch_snapshots(self.market_data, symbols, feed)))
+
+    # ----- the account ----------------------------------------------------------------------------
+    def account(self, *, account: str | None = None) -> Account:
+        """The account: equity, cash, buying power, day P&L, flags (a card when displayed)."""
+        from .account import Account
+
+        client = self.client(account)
+        raw = self._remember(lambda: client._exchange("GET", "/account").json())
+        kind = account or self.default_account
+        return Account.from_alpaca(raw, "demo" if self._mode == "demo" and kind == "paper" else kind)
+
+    def positions(self, *, account: str | None = None) -> pd.DataFrame:
+        """Open positions, indexed by symbol (numbers as float64)."""
+        from .account import positions_frame
+
+        client = self.client(account)
+        return positions_frame(self._remember(lambda: client._exchange("GET", "/positions").json()))
+
+    def orders(
+        self,
+        status: str = "open",
+        *,
+        limit: int | None = None,
+        symbols: Sequence[str] | None = None,
+        after: Any = None,
+        until: Any = None,
+        account: str | None = None,
+    ) -> pd.DataFrame:
+        """Orders, newest first (``status``: open, closed or all); more than 500 are fetched in windows."""
+        from .account import fetch_orders, orders_frame
+
+        client = self.client(account)
+        rows = self._remember(
+            lambda: fetch_orders(client, status, limit, list(symbols) if symbols else None, after, until)
+        )
+        return orders_frame(rows)
 
     # ----- orders -----------------------------------------------------------------------------
     def submit_order(

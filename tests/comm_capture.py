@@ -39,6 +39,8 @@ class CaptureComm(BaseComm):
                 "state_keys": sorted((data.get("state") or {}).keys()),
                 "wire_bytes": sum(len(f) for f in frames) + buf,
                 "buffer_bytes": buf,
+                # what went over the wire, for content checks (e.g. no secrets in widget messages)
+                "raw": b"".join(bytes(f) for f in frames) + b"".join(bytes(b) for b in (buffers or [])),
             }
         )
 

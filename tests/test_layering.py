@@ -19,10 +19,11 @@ LAYERS = {
     "trading": 4,
     "data": 4,
     "stream": 4,
-    "session": 5,
-    "widgets": 6,
-    "magics": 7,
-    "__init__": 8,
+    "account": 5,
+    "session": 6,
+    "widgets": 7,
+    "magics": 8,
+    "__init__": 9,
 }
 
 
@@ -62,6 +63,7 @@ def test_imports_point_downward() -> None:
 
 def test_public_names_are_pinned() -> None:
     assert alpaca_nb.__all__ == [
+        "AccountView",
         "QuoteChart",
         "Session",
         "Simulator",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .account_view import AccountView
 from .quote_chart import QuoteChart
 
-__all__ = ["QuoteChart"]
+__all__ = ["AccountView", "QuoteChart"]

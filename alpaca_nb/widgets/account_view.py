@@ -1,0 +1,272 @@
+"""``AccountView``: the account card, positions and open orders, kept current from trade updates.
+
+State is plain numbers and strings (no keys, no ids of keys): what Jupyter saves into a notebook is
+what the card shows. Order events from the stream hub mark the view dirty; the hub's pump refreshes
+it from REST at most every ``min_refresh_s`` (three requests), so a fill shows within a second without
+spending the 200 requests/minute budget. Between refreshes, unrealized P&L follows live quotes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from ..account import Account, account_card_html
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _opt(raw: dict[str, Any], key: str) -> float | None:
+    value = raw.get(key)
+    return None if value in (None, "") else float(value)
+
+
+def _position_row(raw: dict[str, Any]) -> dict[str, Any]:
+    def num(key: str) -> float | None:
+        return _opt(raw, key)
+
+    plpc = num("unrealized_plpc")
+    return {
+        "symbol": raw["symbol"],
+        "qty": num("qty"),
+        "side": raw.get("side"),
+        "avg_entry_price": num("avg_entry_price"),
+        "current_price": num("current_price"),
+        "market_value": num("market_value"),
+        "cost_basis": num("cost_basis"),
+        "unrealized_pl": num("unrealized_pl"),
+        "unrealized_plpc": None if plpc is None else round(plpc * 100, 4),
+    }
+
+
+def _order_row(raw: dict[str, Any]) -> dict[str, Any]:
+    def num(key: str) -> float | None:
+        return _opt(raw, key)
+
+    return {
+        "id": raw["id"],
+        "symbol": raw.get("symbol"),
+        "side": raw.get("side"),
+        "type": raw.get("type"),
+        "qty": num("qty"),
+        "notional": num("notional"),
+        "filled_qty": num("filled_qty"),
+        "limit_price": num("limit_price"),
+        "stop_price": num("stop_price"),
+        "status": raw.get("status"),
+        "submitted_at": raw.get("submitted_at"),
+    }
+
+
+class AccountView(anywidget.AnyWidget):
+    """The account card, positions (with colour-coded P&L) and open orders (with a cancel button each).
+
+    Examples
+    --------
+    >>> view = anb.AccountView()     # the current session's default account
+    >>> view                          # updates live; view.close() stops it
+    """
+
+    _esm = STATIC / "account_view.js"
+    _css = STATIC / "account_view.css"
+
+    account = traitlets.Dict().tag(sync=True)
+    positions = traitlets.List(traitlets.Dict()).tag(sync=True)
+    orders = traitlets.List(traitlets.Dict()).tag(sync=True)
+    status = traitlets.Unicode("loading").tag(sync=True)
+    updated = traitlets.Unicode("").tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        session: Session | None = None,
+        *,
+        account: str | None = None,
+        min_refresh_s: float = 0.25,
+        idle_refresh_s: float = 15.0,
+    ) -> None:
+        from ..session import current_session
+
+        super().__init__()
+        self._session = session or current_session()
+        self._kind = account
+        self._client = self._session.client(account)  # raises at once if live is locked
+        self._min_refresh_s = min_refresh_s
+        self._idle_refresh_s = idle_refresh_s
+        self._dirty = threading.Event()
+        self._last_refresh = 0.0
+        self._last_quote_pass = 0.0
+        self._refresh_ok = False
+        self._quote_token: int | None = None
+        self._quoted: tuple[str, ...] = ()
+        self._closed = False
+        self._connections_seen = 0
+        self._refresh()
+        hub = self._session.stream
+        self._update_token = hub.on_trade_update(self._on_trade_update)
+        hub.add_pump(self._pump, interval=0.1)
+        self.on_msg(self._on_front_end)
+
+    # ----- updates ----------------------------------------------------------------------------
+    def _on_trade_update(self, update: dict[str, Any]) -> None:
+        self._dirty.set()  # on the engine thread: just flag it
+
+    def _pump(self) -> None:
+        if self._closed:
+            return
+        now = time.monotonic()
+        connections = self._session.stream.stats()["trading_connections"]
+        if connections != self._connections_seen:  # (re)connected: events may have been missed
+            self._connections_seen = connections
+            self._dirty.set()
+        due = self._dirty.is_set() and now - self._last_refresh >= self._min_refresh_s
+        if due or now - self._last_refresh >= self._idle_refresh_s:
+            self._dirty.clear()
+            self._refresh()
+        elif now - self._last_quote_pass >= 1.0:
+            self._last_quote_pass = now
+            self._mark_to_quotes()
+
+    def _refresh(self) -> None:
+        """Account, positions and open orders from REST, in one state update."""
+        self._last_refresh = time.monotonic()
+        try:
+            raw_account = self._client._exchange("GET", "/account").json()
+            raw_positions = self._client._exchange("GET", "/positions").json()
+            raw_orders = self._client._exchange(
+                "GET", "/orders", {"status": "open", "limit": 500, "direction": "desc"}
+            ).json()
+        except Exception as err:  # shown in the view, kept on the session
+            self._refresh_ok = False
+            self.status, self.message = "stale", f"{type(err).__name__}: {err}"
+            return
+        mode = self._session.mode if (self._kind or self._session.default_account) != "live" else "live"
+        card = Account.from_alpaca(raw_account, "live" if mode == "live" else mode).to_dict()
+        with self.hold_sync():
+            self.account = card
+            self.positions = [_position_row(p) for p in raw_positions]
+            self.orders = [_order_row(o) for o in raw_orders]
+            self.updated = dt.datetime.now().strftime("%H:%M:%S")
+            self.status = "live"
+        self._refresh_ok = True
+        self._follow_quotes(tuple(sorted(p["symbol"] for p in raw_positions)))
+
+    def _follow_quotes(self, symbols: tuple[str, ...]) -> None:
+        if symbols == self._quoted:
+            return
+        hub = self._session.stream
+        if self._quote_token is not None:
+            hub.unsubscribe(self._quote_token)
+            self._quote_token = None
+        if symbols:
+            self._quote_token = hub.subscribe(quotes=symbols)
+        self._quoted = symbols
+
+    def _mark_to_quotes(self) -> None:
+        """Re-mark positions at the live mid price (between REST refreshes)."""
+        hub = self._session.stream
+        changed = False
+        rows = []
+        for row in self.positions:
+            quotes = hub.quotes(row["symbol"])
+            if quotes and row.get("qty") and row.get("cost_basis") is not None:
+                _, bid, _, ask, _ = quotes[-1]
+                price = round((bid + ask) / 2, 4)
+                if price != row.get("current_price"):
+                    value = row["qty"] * price
+                    upl = value - row["cost_basis"]
+                    base = abs(row["cost_basis"]) or 1.0
+                    row = {
+                        **row,
+                        "current_price": price,
+                        "market_value": round(value, 2),
+                        "unrealized_pl": round(upl, 2),
+                        "unrealized_plpc": round(upl / base * 100, 4),
+                    }
+                    changed = True
+            rows.append(row)
+        if changed:
+            self.positions = rows
+
+    def _on_front_end(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
+        if content.get("type") != "cancel":
+            return
+        order_id = str(content.get("id", ""))
+        try:
+            self._session.cancel_order(order_id, account=self._kind)
+            self.message = f"cancel requested for {order_id[:8]}…"
+        except Exception as err:
+            self.message = f"{type(err).__name__}: {err}"
+        self._dirty.set()
+
+    # ----- display and export -----------------------------------------------------------------
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        bundle: Any = self._repr_mimebundle_() or {}
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        data["text/html"] = self.static_html()
+        self._display_handle = display(data, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+
+    def static_html(self) -> str:
+        """The card and tables as plain HTML (what an export without a kernel shows)."""
+        parts = [account_card_html(self.account)] if self.account else []
+        rows = "".join(
+            f"<tr><td>{html.escape(p['symbol'])}</td><td>{p['qty']:g}</td><td>{p['avg_entry_price']:.2f}</td>"
+            f"<td>{(p['current_price'] or 0):.2f}</td><td>{(p['market_value'] or 0):,.2f}</td>"
+            f"<td>{(p['unrealized_pl'] or 0):+,.2f}</td></tr>"
+            for p in self.positions
+        )
+        parts.append(
+            "<h4>Positions</h4>"
+            + (
+                f"<table><tr><th>Symbol</th><th>Qty</th><th>Avg entry</th><th>Last</th>"
+                f"<th>Market value</th><th>Unrealized P&amp;L</th></tr>{rows}</table>"
+                if rows
+                else "<p>No positions.</p>"
+            )
+        )
+        orders = "".join(
+            f"<tr><td>{html.escape(str(o['symbol']))}</td><td>{o['side']}</td><td>{o['type']}</td>"
+            f"<td>{o['qty'] if o['qty'] is not None else ''}</td><td>{o['status']}</td></tr>"
+            for o in self.orders
+        )
+        parts.append(
+            "<h4>Open orders</h4>"
+            + (
+                f"<table><tr><th>Symbol</th><th>Side</th><th>Type</th><th>Qty</th>"
+                f"<th>Status</th></tr>{orders}</table>"
+                if orders
+                else "<p>No open orders.</p>"
+            )
+        )
+        return "".join(parts)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            hub = self._session.stream
+            hub.remove_pump(self._pump)
+            hub.remove_trade_callback(self._update_token)
+            if self._quote_token is not None:
+                hub.unsubscribe(self._quote_token)
+            handle = getattr(self, "_display_handle", None)
+            if handle is not None:
+                handle.update({"text/html": self.static_html(), "text/plain": repr(self)}, raw=True)
+        super().close()
+
+    def __repr__(self) -> str:
+        equity = self.account.get("equity")
+        return (
+            f"<AccountView {self.account.get('mode', '?')} equity={equity} positions={len(self.positions)}>"
+        )

@@ -1,0 +1,76 @@
+// AccountView front end: everything is drawn from the synced state; the only message sent back is a
+// cancel request for one order id.
+const money = (v) => (v == null ? "" : Number(v).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+const num = (v, d = 4) => (v == null ? "" : Number(v).toLocaleString(undefined, { maximumFractionDigits: d }));
+const signed = (v, suffix = "") => (v == null ? "" : `${v >= 0 ? "+" : ""}${money(v)}${suffix}`);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function card(a) {
+  if (!a || !a.mode) return el("div", { class: "anb-card" }, "loading…");
+  const cell = (label, value, cls = "") => el("div", { class: "anb-cell" }, el("div", { class: "anb-label" }, label), el("div", { class: `anb-value ${cls}` }, value));
+  const flags = [["PDT", a.pattern_day_trader], ["TRADING BLOCKED", a.trading_blocked], ["ACCOUNT BLOCKED", a.account_blocked]]
+    .filter(([, on]) => on).map(([name]) => el("span", { class: "anb-flag" }, name));
+  return el("div", { class: "anb-card" },
+    el("div", { class: "anb-card-head" }, el("span", { class: "anb-mode", dataset: { mode: a.mode } }, a.mode.toUpperCase()),
+      el("span", { class: "anb-acct" }, `${a.account_number} · ${a.status}`), ...flags),
+    el("div", { class: "anb-cells" },
+      cell("Equity", `$${money(a.equity)}`),
+      cell("Day P&L", `${signed(a.day_pl)} (${signed(a.day_pl_pct, "%")})`, a.day_pl >= 0 ? "anb-up" : "anb-down"),
+      cell("Cash", `$${money(a.cash)}`), cell("Buying power", `$${money(a.buying_power)}`),
+      cell("Long", `$${money(a.long_market_value)}`), cell("Short", `$${money(a.short_market_value)}`)));
+}
+
+function table(headers, rows) {
+  return el("table", { class: "anb-table" }, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))), el("tbody", {}, ...rows));
+}
+
+function positionsTable(positions) {
+  if (!positions.length) return el("div", { class: "anb-empty" }, "No positions.");
+  return table(["Symbol", "Qty", "Avg entry", "Last", "Market value", "Unrealized P&L", "%"], positions.map((p) => {
+    const cls = p.unrealized_pl >= 0 ? "anb-up" : "anb-down";
+    return el("tr", { class: "anb-position", dataset: { symbol: p.symbol } }, el("td", {}, p.symbol), el("td", {}, num(p.qty)),
+      el("td", {}, money(p.avg_entry_price)), el("td", {}, money(p.current_price)), el("td", {}, money(p.market_value)),
+      el("td", { class: cls }, signed(p.unrealized_pl)), el("td", { class: cls }, signed(p.unrealized_plpc, "%")));
+  }));
+}
+
+function ordersTable(orders, model) {
+  if (!orders.length) return el("div", { class: "anb-empty" }, "No open orders.");
+  return table(["Symbol", "Side", "Type", "Qty", "Filled", "Limit", "Stop", "Status", ""], orders.map((o) => {
+    const button = el("button", { class: "anb-cancel", dataset: { id: o.id } }, "Cancel");
+    button.addEventListener("click", () => { button.disabled = true; model.send({ type: "cancel", id: o.id }); });
+    return el("tr", { class: "anb-order", dataset: { id: o.id } }, el("td", {}, o.symbol), el("td", {}, o.side), el("td", {}, o.type),
+      el("td", {}, num(o.qty)), el("td", {}, num(o.filled_qty)), el("td", {}, money(o.limit_price)), el("td", {}, money(o.stop_price)),
+      el("td", {}, o.status), el("td", {}, button));
+  }));
+}
+
+function render({ model, el: root }) {
+  root.classList.add("anb-account-view");
+  const draw = () => {
+    const status = model.get("status");
+    root.replaceChildren(
+      card(model.get("account")),
+      el("div", { class: "anb-bar" }, el("span", { class: "anb-badge", dataset: { status } }, status),
+        el("span", { class: "anb-updated" }, model.get("updated") ? `updated ${model.get("updated")}` : ""),
+        el("span", { class: "anb-message" }, model.get("message"))),
+      el("h4", {}, "Positions"), positionsTable(model.get("positions")),
+      el("h4", {}, "Open orders"), ordersTable(model.get("orders"), model));
+  };
+  draw();
+  const names = ["account", "positions", "orders", "status", "updated", "message"];
+  for (const n of names) model.on(`change:${n}`, draw);
+  return () => { for (const n of names) model.off(`change:${n}`, draw); };
+}
+
+export default { render };

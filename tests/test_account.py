@@ -1,0 +1,140 @@
+"""Account, positions, orders and AccountView against the simulated broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import alpaca_nb as anb
+from alpaca_nb import errors
+from alpaca_nb.account import Account
+from alpaca_nb.session import Session, close_current
+from alpaca_nb.sim import Simulator
+from tests import comm_capture
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with Simulator(seed=12, hours="always", rate_limit=None) as sim:
+        yield anb.connect("demo", simulator=sim, quiet=True, rate_limit=None)
+        close_current()
+
+
+def _fill(s: Session, symbol: str, qty: int, side: str = "buy") -> None:
+    order = s.submit_order(symbol, qty=qty, side=side)
+    assert wait_until(lambda: s.get_order(str(order.id)).status == "filled", 10)
+
+
+def test_account_positions_orders_to_the_cent(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    sim.set_price("AAPL", 100.00)
+    _fill(session, "AAPL", 10)  # at the ask 100.01
+    sim.set_price("AAPL", 110.00)
+    _fill(session, "AAPL", 10)  # at 110.01 → avg 105.01
+    sim.set_price("MSFT", 50.00)
+    _fill(session, "MSFT", 20, "sell")  # short at the bid 49.99
+    account = session.account()
+    assert isinstance(account, Account) and account.mode == "demo"
+    assert account.cash == pytest.approx(100_000 - 1000.10 - 1100.10 + 999.80, abs=1e-9)  # 98,899.60
+    assert account.long_market_value == 2200.00 and account.short_market_value == -1000.00
+    assert account.equity == pytest.approx(98_899.60 + 2200 - 1000, abs=1e-9)  # 100,099.60
+    assert account.day_pl == round(account.equity - 100_000, 2) == 99.60
+    assert account.day_pl_pct == pytest.approx(0.0996, abs=1e-9)
+    card = account._repr_html_()
+    assert "DEMO" in card and "$100,099.60" in card and "+99.60" in card
+    positions = session.positions()
+    assert list(positions.index) == ["AAPL", "MSFT"] and positions.index.name == "symbol"
+    assert (
+        positions.loc["AAPL", "avg_entry_price"] == 105.01 and positions.loc["AAPL", "unrealized_pl"] == 99.80
+    )
+    assert positions.loc["MSFT", "qty"] == -20 and positions.loc["MSFT", "side"] == "short"
+    assert positions["market_value"].dtype == "float64"
+    orders = session.orders("closed")
+    assert len(orders) == 3 and orders["submitted_at"].is_monotonic_decreasing  # newest first
+    assert str(orders["submitted_at"].dt.tz) == "UTC" and orders["filled_avg_price"].dtype == "float64"
+    assert session.orders("open").empty
+
+
+def test_more_than_500_orders_are_walked_in_windows(session: Session) -> None:
+    for i in range(520):
+        session.submit_order("KO", qty=1, type="limit", limit_price=1 + i / 100, time_in_force="gtc")
+    everything = session.orders("open")
+    assert len(everything) == 520 and everything.index.is_unique
+    assert everything["submitted_at"].is_monotonic_decreasing
+    assert len(session.orders("open", limit=510)) == 510
+    newest = session.orders("open", limit=3)
+    assert list(newest.index) == list(everything.index[:3])
+    with pytest.raises(errors.ValidationError):
+        session.orders("pending")
+
+
+def test_account_view_follows_fills_and_cancels_exactly_one(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    view = anb.AccountView(session)
+    assert view.account["mode"] == "demo" and view.positions == [] and view.status == "live"
+    assert wait_until(lambda: session.stream.stats()["trading_connections"] >= 1, 10)
+    assert wait_until(lambda: sim.call(lambda: any(c.listening for c in sim.streams.trading_clients)), 10)
+    time.sleep(0.3)
+    sim.set_price("NVDA", 120.00)
+    start = time.monotonic()
+    session.submit_order("NVDA", qty=4)
+    assert wait_until(lambda: any(p["symbol"] == "NVDA" for p in view.positions), 5)
+    seconds = time.monotonic() - start
+    print(f"\nfill visible in AccountView after {seconds:.3f} s")
+    assert seconds < 1.0
+    row = next(p for p in view.positions if p["symbol"] == "NVDA")
+    assert row["qty"] == 4 and row["avg_entry_price"] == 120.01
+    keep = session.submit_order("KO", qty=1, type="limit", limit_price=1, time_in_force="gtc")
+    drop = session.submit_order("KO", qty=2, type="limit", limit_price=2, time_in_force="gtc")
+    assert wait_until(lambda: {o["id"] for o in view.orders} == {str(keep.id), str(drop.id)}, 5)
+    view._on_front_end(None, {"type": "cancel", "id": str(drop.id)}, [])  # what the button sends
+    assert wait_until(lambda: [o["id"] for o in view.orders] == [str(keep.id)], 5)
+    assert session.get_order(str(drop.id)).status == "canceled"
+    assert session.get_order(str(keep.id)).status == "new"
+    html = view.static_html()
+    assert "NVDA" in html and "DEMO" in html
+    view.close()
+    assert session.stream.subscriptions()["quotes"] == []
+
+
+def test_widget_messages_carry_no_secret() -> None:
+    key, secret = "PKSENTINELVIEW99", "s3cret-SENTINEL-widget"
+    with Simulator(seed=2, hours="always", rate_limit=None, credentials={"paper": (key, secret)}) as sim:
+        where = anb.config.Endpoints(sim.base_url, sim.base_url, sim.data_stream_url, sim.trading_stream_url)  # type: ignore[attr-defined]
+        s = anb.connect("paper", api_key=key, secret_key=secret, endpoints={"paper": where}, quiet=True)
+        start = len(comm_capture.CAPTURED)
+        view = anb.AccountView(s)
+        chart = anb.QuoteChart("AAPL", session=s, window="1min")
+        s.submit_order("AAPL", qty=1)
+        time.sleep(1.5)
+        chart._on_front_end(None, {"type": "ready"}, [])
+        view.close()
+        chart.close()
+        messages = comm_capture.CAPTURED[start:]
+        assert len(messages) >= 4
+        wire = b"".join(m["raw"] for m in messages)
+        assert b"SENTINEL" not in wire and key.encode() not in wire and secret.encode() not in wire
+        state = str(view.get_state()) + str(chart.get_state())
+        assert "SENTINEL" not in state
+        s.close()
+
+
+def test_account_magics(session: Session, capsys: pytest.CaptureFixture[str]) -> None:
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "alpaca_nb")
+    _fill(session, "SPY", 2)
+    account = ip.run_line_magic("alpaca", "account")
+    assert isinstance(account, Account) and account.long_market_value > 0
+    positions = ip.run_line_magic("alpaca", "positions -o pos")
+    assert list(positions.index) == ["SPY"] and ip.user_ns["pos"] is positions
+    orders = ip.run_line_magic("alpaca", "orders --status all --limit 5")
+    assert isinstance(orders, pd.DataFrame) and len(orders) == 1
+    assert ip.run_line_magic("alpaca", "account --live") is None
+    assert "LiveTradingLockedError" in capsys.readouterr().err
