@@ -22,6 +22,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __version__ = "0.1.0.dev0"
 __all__ = [
     "AccountView",
+    "OrderTicket",
     "QuoteChart",
     "Session",
     "Simulator",
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from . import errors
     from .session import Session, connect, current_session
     from .sim import Simulator
-    from .widgets import AccountView, QuoteChart
+    from .widgets import AccountView, OrderTicket, QuoteChart
 
 _LAZY = {
     "Session": ("session", "Session"),
@@ -45,6 +46,7 @@ _LAZY = {
     "Simulator": ("sim", "Simulator"),
     "QuoteChart": ("widgets", "QuoteChart"),
     "AccountView": ("widgets", "AccountView"),
+    "OrderTicket": ("widgets", "OrderTicket"),
     "errors": ("errors", None),
 }
 

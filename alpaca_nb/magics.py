@@ -293,6 +293,148 @@ def _orders(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
     )
 
 
+def _trade_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("qty", help="shares (use --notional for dollars: then give 0 here)")
+    p.add_argument("symbol")
+    p.add_argument("--limit", help="limit price")
+    p.add_argument("--stop", help="stop price")
+    p.add_argument("--tif", default="day", help="day, gtc, ioc, fok, opg, cls (default day)")
+    p.add_argument("--notional", help="dollar amount instead of a quantity (market, day)")
+    p.add_argument("--live", action="store_true", help="the live account (needs allow_live at connect)")
+
+
+def _trade(args: argparse.Namespace, side: str) -> Any:
+    from .errors import ValidationError
+    from .session import current_session
+
+    kind = {
+        (False, False): "market",
+        (True, False): "limit",
+        (False, True): "stop",
+        (True, True): "stop_limit",
+    }[(args.limit is not None, args.stop is not None)]
+    notional = args.notional
+    try:
+        qty = None if notional is not None and float(args.qty) == 0 else args.qty
+    except ValueError:
+        raise ValidationError(f"qty must be a number, not {args.qty!r}") from None
+    session = current_session()
+    order = session.submit_order(
+        args.symbol.upper(),
+        qty=qty,
+        side=side,
+        type=kind,
+        time_in_force=args.tif,
+        notional=notional,
+        limit_price=args.limit,
+        stop_price=args.stop,
+        account="live" if args.live else None,
+    )
+    where = "LIVE" if args.live else session.default_account
+    print(
+        f"{side} {args.qty if qty is not None else '$' + str(notional)} {order.symbol} {kind} ({where}): "
+        f"{order.status.value} · id {order.id} · client_order_id {order.client_order_id}"
+    )
+    return order
+
+
+@subcommand(
+    "buy",
+    "submit a buy order (exactly once: it carries a client_order_id)",
+    ["%alpaca buy 10 AAPL", "%alpaca buy 5 MSFT --limit 300 --tif gtc", "%alpaca buy 0 SPY --notional 500"],
+    _trade_args,
+    returns_data=True,
+)
+def _buy(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    return _trade(args, "buy")
+
+
+@subcommand(
+    "sell",
+    "submit a sell order",
+    ["%alpaca sell 10 AAPL", "%alpaca sell 5 AAPL --stop 140"],
+    _trade_args,
+    returns_data=True,
+)
+def _sell(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    return _trade(args, "sell")
+
+
+def _cancel_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", help="an order id, a client_order_id, or 'all'")
+    p.add_argument("--live", action="store_true")
+
+
+@subcommand(
+    "cancel",
+    "cancel one order or all open orders",
+    ["%alpaca cancel all", "%alpaca cancel ORDER_ID"],
+    _cancel_args,
+    returns_data=True,
+)
+def _cancel(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .session import current_session
+
+    session = current_session()
+    account = "live" if args.live else None
+    if args.target == "all":
+        result = session.cancel_all_orders(account=account)
+        print(f"cancel requested for {len(result)} open order(s)")
+        return result
+    order = session.get_order(args.target, account=account)
+    session.cancel_order(str(order.id), account=account)
+    print(f"cancel requested for {order.id}")
+    return None
+
+
+def _close_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", help="a symbol, or 'all'")
+    p.add_argument("--live", action="store_true")
+    p.add_argument("--yes", action="store_true", help="skip the confirmation for 'all' on live")
+
+
+@subcommand(
+    "close",
+    "close a position or all positions (asks first for 'all' on live)",
+    ["%alpaca close AAPL", "%alpaca close all"],
+    _close_args,
+    returns_data=True,
+)
+def _close(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .session import current_session
+
+    session = current_session()
+    account = "live" if args.live else None
+    if args.target.lower() != "all":
+        order = session.close_position(args.target.upper(), account=account)
+        side, status = getattr(order.side, "value", order.side), getattr(order.status, "value", order.status)
+        print(f"closing {order.symbol}: {side} {order.qty} ({status})")
+        return order
+    live = account == "live" or session.default_account == "live"
+    if live:
+        session.client("live")  # refuse before asking if live is locked
+        if (
+            not args.yes
+            and input("Close ALL LIVE positions with market orders? Type 'yes': ").strip() != "yes"
+        ):
+            print("not closed")
+            return None
+    result = session.close_all_positions(cancel_orders=True, account=account)
+    print(f"closing {len(result)} position(s)")
+    return result
+
+
+def _order_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("symbol", nargs="?", default=None)
+
+
+@subcommand("order", "show an order ticket", ["%alpaca order AAPL"], _order_args, returns_data=True)
+def _order(magics: AlpacaMagics, args: argparse.Namespace) -> Any:
+    from .widgets import OrderTicket
+
+    return OrderTicket(args.symbol)
+
+
 @subcommand("help", "list the subcommands with examples", ["%alpaca help"], lambda p: None)
 def _help(magics: AlpacaMagics, args: argparse.Namespace) -> None:
     print(help_text())

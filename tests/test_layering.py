@@ -64,6 +64,7 @@ def test_imports_point_downward() -> None:
 def test_public_names_are_pinned() -> None:
     assert alpaca_nb.__all__ == [
         "AccountView",
+        "OrderTicket",
         "QuoteChart",
         "Session",
         "Simulator",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .account_view import AccountView
+from .order_ticket import OrderTicket
 from .quote_chart import QuoteChart
 
-__all__ = ["AccountView", "QuoteChart"]
+__all__ = ["AccountView", "OrderTicket", "QuoteChart"]

@@ -1,0 +1,112 @@
+// OrderTicket front end: inputs write the model's traits; buttons send one-shot messages
+// ("submit", "confirm", "back", "cancel-order"). All checks happen in Python.
+const TYPES = ["market", "limit", "stop", "stop_limit", "trailing_stop"];
+const TIFS = ["day", "gtc", "opg", "cls", "ioc", "fok"];
+
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (v !== false && v != null) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function bindInput(model, name, attrs = {}) {
+  const input = h("input", { name, ...attrs });
+  input.value = model.get(name);
+  input.addEventListener("change", () => { model.set(name, input.value.trim()); model.save_changes(); });
+  return input;
+}
+
+function bindSelect(model, name, options) {
+  const select = h("select", { name }, ...options.map((o) => h("option", { value: o }, o)));
+  select.value = model.get(name);
+  select.addEventListener("change", () => { model.set(name, select.value); model.save_changes(); });
+  return select;
+}
+
+function render({ model, el }) {
+  // The form is built once; model changes update it in place, so typing is never interrupted.
+  el.classList.add("anb-ticket");
+  const inputs = {};
+  const rows = {};
+  const field = (label, name, control, types) => {
+    inputs[name] = control;
+    const row = h("label", { class: "anb-field" }, h("span", {}, label), control);
+    if (types) rows[name] = [row, types];
+    return row;
+  };
+  const radios = ["paper", "live"].map((acct) => {
+    const radio = h("input", { type: "radio", name: "account", value: acct });
+    radio.addEventListener("change", () => { model.set("account", acct); model.save_changes(); });
+    return radio;
+  });
+  const reason = h("span", { class: "anb-live-reason" });
+  const submit = h("button", { class: "anb-submit" }, "Submit");
+  submit.addEventListener("click", () => model.send({ type: "submit" }));
+  const quote = h("div", { class: "anb-quote" });
+  const dynamic = h("div", {});
+  el.replaceChildren(
+    h("div", { class: "anb-ticket-head" }, h("strong", {}, "Order ticket"),
+      h("div", { class: "anb-accounts" }, h("label", { class: "anb-acct-paper" }, radios[0], "PAPER"),
+        h("label", { class: "anb-acct-live" }, radios[1], "LIVE"), reason)),
+    h("div", { class: "anb-grid" },
+      field("Symbol", "symbol", bindInput(model, "symbol", { size: 8 })),
+      field("Side", "side", bindSelect(model, "side", ["buy", "sell"])),
+      field("Qty", "qty", bindInput(model, "qty", { size: 8 })),
+      field("or notional $", "notional", bindInput(model, "notional", { size: 8 }), ["market"]),
+      field("Type", "order_type", bindSelect(model, "order_type", TYPES)),
+      field("Time in force", "tif", bindSelect(model, "tif", TIFS)),
+      field("Limit", "limit_price", bindInput(model, "limit_price", { size: 8 }), ["limit", "stop_limit"]),
+      field("Stop", "stop_price", bindInput(model, "stop_price", { size: 8 }), ["stop", "stop_limit"]),
+      field("Trail $", "trail_price", bindInput(model, "trail_price", { size: 6 }), ["trailing_stop"]),
+      field("or trail %", "trail_percent", bindInput(model, "trail_percent", { size: 6 }), ["trailing_stop"])),
+    quote, h("div", { class: "anb-actions" }, submit), dynamic);
+
+  const update = () => {
+    const type = model.get("order_type");
+    const account = model.get("account");
+    el.dataset.account = account;
+    for (const [name, input] of Object.entries(inputs)) {
+      if (document.activeElement !== input && input.value !== String(model.get(name))) input.value = model.get(name);
+    }
+    for (const [row, types] of Object.values(rows)) row.style.display = types.includes(type) ? "" : "none";
+    radios[0].checked = account === "paper";
+    radios[1].checked = account === "live";
+    radios[1].disabled = !model.get("live_allowed");
+    reason.textContent = model.get("live_allowed") ? "" : model.get("live_reason");
+    submit.textContent = account === "live" ? "Review LIVE order" : "Submit";
+    submit.disabled = model.get("confirming");
+    quote.replaceChildren(model.get("asset"), " ",
+      model.get("bid") ? `bid ${model.get("bid").toFixed(2)} · ask ${model.get("ask").toFixed(2)} ` : "",
+      h("span", { class: "anb-estimate" }, model.get("estimate")));
+    const parts = [];
+    if (model.get("confirming")) {
+      const confirm = h("button", { class: "anb-confirm" }, "Confirm LIVE order");
+      confirm.addEventListener("click", () => model.send({ type: "confirm" }));
+      const back = h("button", { class: "anb-back" }, "Back");
+      back.addEventListener("click", () => model.send({ type: "back" }));
+      parts.push(h("div", { class: "anb-confirm-box" }, h("div", {}, model.get("confirm_text")), confirm, back));
+    }
+    if (model.get("message")) parts.push(h("div", { class: "anb-message" }, model.get("message")));
+    if (model.get("order_id")) {
+      const status = model.get("order_status");
+      const line = h("div", { class: "anb-status", dataset: { status } }, model.get("status_line"));
+      if (["accepted", "new", "partially_filled", "pending_new"].includes(status)) {
+        const cancel = h("button", { class: "anb-cancel-order" }, "Cancel");
+        cancel.addEventListener("click", () => model.send({ type: "cancel-order" }));
+        line.append(" ", cancel);
+      }
+      parts.push(line);
+    }
+    dynamic.replaceChildren(...parts);
+  };
+  update();
+  model.on("change", update);
+  return () => model.off("change", update);
+}
+
+export default { render };
