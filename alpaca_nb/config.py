@@ -103,7 +103,21 @@ def env_credentials(kind: AccountKind, environ: Mapping[str, str] | None = None)
     return None
 
 
-def alpaca_endpoints(kind: AccountKind, feed: str = "iex") -> Endpoints:
+def alpaca_endpoints(
+    kind: AccountKind, feed: str = "iex", environ: Mapping[str, str] | None = None
+) -> Endpoints:
+    """Alpaca's URLs for ``kind``, or one Alpaca-compatible server named by ``ALPACA_NB_BASE_URL``.
+
+    ``ALPACA_NB_BASE_URL=http://127.0.0.1:8765`` (e.g. ``python -m alpaca_nb.sim``) serves trading and
+    market data there, with the streams at ``ws://…/v2/<feed>`` and ``ws://…/stream``.
+    """
+    env = os.environ if environ is None else environ
+    base = env.get("ALPACA_NB_BASE_URL", "").strip().rstrip("/")
+    if base:
+        ws = "ws" + base[4:] if base.startswith("http") else base
+        return Endpoints(
+            trading=base, data=base, data_stream=f"{ws}/v2/{feed}", trading_stream=f"{ws}/stream"
+        )
     return Endpoints(
         trading=PAPER_TRADING_URL if kind == "paper" else LIVE_TRADING_URL,
         data=DATA_URL,

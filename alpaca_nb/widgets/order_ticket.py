@@ -295,6 +295,28 @@ class OrderTicket(anywidget.AnyWidget):
                 )
         return estimate
 
+    # ----- display and export -----------------------------------------------------------------
+    def _ipython_display_(self) -> None:
+        """The live form, with a plain-HTML summary for exports made without a kernel."""
+        from IPython.display import display
+
+        bundle: Any = self._repr_mimebundle_() or {}
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        data["text/html"] = self.static_html()
+        self._display_handle = display(data, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+
+    def static_html(self) -> str:
+        import html as html_
+
+        price = " ".join(f"{k} {v}" for k, v in (("limit", self.limit_price), ("stop", self.stop_price)) if v)
+        what = f"{self.side} {self.qty or '$' + self.notional} {self.symbol or '—'} {self.order_type} {price}"
+        status = f"<div>{html_.escape(self.status_line)}</div>" if self.status_line else ""
+        return (
+            '<div style="font-family:sans-serif;border:1px solid #ddd;border-radius:6px;padding:6px 10px;'
+            f'display:inline-block"><b>Order ticket</b> ({html_.escape(self.account.upper())}): '
+            f"{html_.escape(what.strip())}{status}</div>"
+        )
+
     # ----- following the order ------------------------------------------------------------------
     def _on_trade_update(self, update: dict[str, Any]) -> None:
         order = update.get("order") or {}
@@ -316,6 +338,9 @@ class OrderTicket(anywidget.AnyWidget):
             hub.remove_trade_callback(self._update_token)
             if self._quote_token is not None:
                 hub.unsubscribe(self._quote_token)
+            handle = getattr(self, "_display_handle", None)
+            if handle is not None:
+                handle.update({"text/html": self.static_html(), "text/plain": repr(self)}, raw=True)
         super().close()
 
     def __repr__(self) -> str:
