@@ -228,3 +228,21 @@ def test_trading_magics(
     assert isinstance(ticket, OrderTicket) and ticket.symbol == "KO" and ticket.account == "paper"
     ticket.close()
     time.sleep(0.2)
+
+
+def test_close_all_on_live_asks_first(monkeypatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs last in this module: it connects a session of its own (allow_live) as the current one."""
+    with Simulator(seed=24, hours="always", rate_limit=None) as sim:
+        session = anb.connect("demo", simulator=sim, allow_live=True, quiet=True, rate_limit=None)
+        session.submit_order("KO", qty=2, account="live")
+        assert wait_until(lambda: len(session.positions(account="live")) == 1, 5)
+        ip = InteractiveShell.instance()
+        ip.run_line_magic("load_ext", "alpaca_nb")
+        answers = iter(["no", "yes"])
+        monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+        assert ip.run_line_magic("alpaca", "close all --live") is None
+        assert "not closed" in capsys.readouterr().out
+        assert len(session.positions(account="live")) == 1  # nothing sent on "no"
+        assert ip.run_line_magic("alpaca", "close all --live") is not None
+        assert wait_until(lambda: session.positions(account="live").empty, 5)
+        close_current()
