@@ -138,3 +138,17 @@ def test_account_magics(session: Session, capsys: pytest.CaptureFixture[str]) ->
     assert isinstance(orders, pd.DataFrame) and len(orders) == 1
     assert ip.run_line_magic("alpaca", "account --live") is None
     assert "LiveTradingLockedError" in capsys.readouterr().err
+
+
+def test_widgets_close_cleanly_after_their_session_closed() -> None:
+    with Simulator(seed=13, hours="always", rate_limit=None) as sim:
+        session = anb.connect("demo", simulator=sim, quiet=True)
+        widgets = [
+            anb.AccountView(session),
+            anb.OrderTicket("AAPL", session=session),
+            anb.QuoteChart("AAPL", session=session),
+        ]
+        session.close()
+        for widget in widgets:
+            widget.close()  # no error: the stream went away with the session
+        close_current()

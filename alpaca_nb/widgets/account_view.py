@@ -111,8 +111,8 @@ class AccountView(anywidget.AnyWidget):
         self._quoted: tuple[str, ...] = ()
         self._closed = False
         self._connections_seen = 0
+        self._hub = hub = self._session.stream  # kept: close() must work after the session closed
         self._refresh()
-        hub = self._session.stream
         self._update_token = hub.on_trade_update(self._on_trade_update)
         hub.add_pump(self._pump, interval=0.1)
         self.on_msg(self._on_front_end)
@@ -125,7 +125,7 @@ class AccountView(anywidget.AnyWidget):
         if self._closed:
             return
         now = time.monotonic()
-        connections = self._session.stream.stats()["trading_connections"]
+        connections = self._hub.stats()["trading_connections"]
         if connections != self._connections_seen:  # (re)connected: events may have been missed
             self._connections_seen = connections
             self._dirty.set()
@@ -164,7 +164,7 @@ class AccountView(anywidget.AnyWidget):
     def _follow_quotes(self, symbols: tuple[str, ...]) -> None:
         if symbols == self._quoted:
             return
-        hub = self._session.stream
+        hub = self._hub
         if self._quote_token is not None:
             hub.unsubscribe(self._quote_token)
             self._quote_token = None
@@ -174,7 +174,7 @@ class AccountView(anywidget.AnyWidget):
 
     def _mark_to_quotes(self) -> None:
         """Re-mark positions at the live mid price (between REST refreshes)."""
-        hub = self._session.stream
+        hub = self._hub
         changed = False
         rows = []
         for row in self.positions:
@@ -255,7 +255,7 @@ class AccountView(anywidget.AnyWidget):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            hub = self._session.stream
+            hub = self._hub
             hub.remove_pump(self._pump)
             hub.remove_trade_callback(self._update_token)
             if self._quote_token is not None:

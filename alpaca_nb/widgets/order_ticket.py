@@ -107,7 +107,7 @@ class OrderTicket(anywidget.AnyWidget):
             "" if live else "live trading is locked: connect with allow_live=True and live keys"
         )
         self.account = "paper"  # every new ticket starts on paper
-        hub = self._session.stream
+        self._hub = hub = self._session.stream  # kept: close() must work after the session closed
         self._update_token = hub.on_trade_update(self._on_trade_update)
         hub.add_pump(self._pump, interval=0.5)
         self.observe(self._on_field, names=list(FIELDS))
@@ -155,7 +155,7 @@ class OrderTicket(anywidget.AnyWidget):
         return self._assets[symbol]
 
     def _follow_quotes(self, symbol: str) -> None:
-        hub = self._session.stream
+        hub = self._hub
         if self._quote_token is not None:
             hub.unsubscribe(self._quote_token)
         self._quote_token = hub.subscribe(quotes=[symbol])
@@ -163,7 +163,7 @@ class OrderTicket(anywidget.AnyWidget):
     def _pump(self) -> None:
         if self._closed or not self.symbol:
             return
-        quotes = self._session.stream.quotes(self.symbol)
+        quotes = self._hub.quotes(self.symbol)
         if quotes:
             _, bid, _, ask, _ = quotes[-1]
             if (bid, ask) != (self.bid, self.ask):
@@ -333,7 +333,7 @@ class OrderTicket(anywidget.AnyWidget):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            hub = self._session.stream
+            hub = self._hub
             hub.remove_pump(self._pump)
             hub.remove_trade_callback(self._update_token)
             if self._quote_token is not None:
