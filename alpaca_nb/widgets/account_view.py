@@ -19,6 +19,7 @@ import anywidget
 import traitlets
 
 from ..account import Account, account_card_html
+from .layout import StaticPicture
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -68,7 +69,7 @@ def _order_row(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class AccountView(anywidget.AnyWidget):
+class AccountView(StaticPicture, anywidget.AnyWidget):
     """The account card, positions (with colour-coded P&L) and open orders (with a cancel button each).
 
     Examples
@@ -210,14 +211,6 @@ class AccountView(anywidget.AnyWidget):
         self._dirty.set()
 
     # ----- display and export -----------------------------------------------------------------
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        bundle: Any = self._repr_mimebundle_() or {}
-        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-        data["text/html"] = self.static_html()
-        self._display_handle = display(data, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-
     def static_html(self) -> str:
         """The card and tables as plain HTML (what an export without a kernel shows)."""
         parts = [account_card_html(self.account)] if self.account else []
@@ -260,9 +253,7 @@ class AccountView(anywidget.AnyWidget):
             hub.remove_trade_callback(self._update_token)
             if self._quote_token is not None:
                 hub.unsubscribe(self._quote_token)
-            handle = getattr(self, "_display_handle", None)
-            if handle is not None:
-                handle.update({"text/html": self.static_html(), "text/plain": repr(self)}, raw=True)
+            self._leave_picture()  # the final state stays in the notebook as a picture
         super().close()
 
     def __repr__(self) -> str:

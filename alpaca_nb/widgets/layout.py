@@ -19,6 +19,28 @@ def static_picture(widget: Any) -> str:
     )
 
 
+class StaticPicture:
+    """Mixin for alpaca_nb widgets: display live with ``static_picture(self)`` as the ``text/html``
+    fallback (what nbconvert shows without a kernel, since no widget state is saved), and on close
+    leave that picture of the final state in the notebook."""
+
+    _display_handle: Any = None
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        bundle: Any = self._repr_mimebundle_() or {}  # type: ignore[attr-defined]
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        data["text/html"] = static_picture(self)
+        self._display_handle = display(data, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+
+    def _leave_picture(self) -> None:
+        if self._display_handle is not None:
+            self._display_handle.update(
+                {"text/html": static_picture(self), "text/plain": repr(self)}, raw=True
+            )
+
+
 def show(widget: Any) -> None:
     """Display ``widget`` live, with ``static_picture(widget)`` as the fallback an export without a kernel
     shows (no widget state is saved in alpaca_nb notebooks).

@@ -24,6 +24,7 @@ import anywidget
 import traitlets
 
 from ..errors import AlpacaNbError, ValidationError
+from .layout import StaticPicture
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -34,7 +35,7 @@ FIELDS = ("symbol", "side", "qty", "notional", "order_type", "tif", "limit_price
 OPEN = {"accepted", "new", "partially_filled", "pending_new", "held"}
 
 
-class OrderTicket(anywidget.AnyWidget):
+class OrderTicket(StaticPicture, anywidget.AnyWidget):
     """An order form for one symbol at a time.
 
     Parameters
@@ -296,15 +297,6 @@ class OrderTicket(anywidget.AnyWidget):
         return estimate
 
     # ----- display and export -----------------------------------------------------------------
-    def _ipython_display_(self) -> None:
-        """The live form, with a plain-HTML summary for exports made without a kernel."""
-        from IPython.display import display
-
-        bundle: Any = self._repr_mimebundle_() or {}
-        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-        data["text/html"] = self.static_html()
-        self._display_handle = display(data, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-
     def static_html(self) -> str:
         import html as html_
 
@@ -338,9 +330,7 @@ class OrderTicket(anywidget.AnyWidget):
             hub.remove_trade_callback(self._update_token)
             if self._quote_token is not None:
                 hub.unsubscribe(self._quote_token)
-            handle = getattr(self, "_display_handle", None)
-            if handle is not None:
-                handle.update({"text/html": self.static_html(), "text/plain": repr(self)}, raw=True)
+            self._leave_picture()  # the final state stays in the notebook as a picture
         super().close()
 
     def __repr__(self) -> str:

@@ -27,6 +27,7 @@ import orjson
 import traitlets
 
 from ..errors import ValidationError
+from .layout import StaticPicture
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -82,7 +83,7 @@ class _Series:
         return True
 
 
-class QuoteChart(anywidget.AnyWidget):
+class QuoteChart(StaticPicture, anywidget.AnyWidget):
     """A live quote chart.
 
     Parameters
@@ -283,19 +284,6 @@ class QuoteChart(anywidget.AnyWidget):
         return _encode(taken, "reset")  # type: ignore[arg-type]
 
     # ----- display and export -----------------------------------------------------------------
-    def _ipython_display_(self) -> None:
-        """Display the live view, with a static SVG beside it for exports made without a kernel.
-
-        nbconvert shows the ``text/html`` picture when no widget state is saved (alpaca_nb saves
-        none); ``close()`` replaces the output with the picture of the final state.
-        """
-        from IPython.display import display
-
-        bundle: Any = self._repr_mimebundle_() or {}
-        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-        data["text/html"] = self.static_svg()
-        self._display_handle = display(data, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-
     def static_svg(self, width: int = 720, height_per_symbol: int = 150) -> str:
         """The chart's current bid/ask as a self-contained SVG (no JavaScript)."""
         with self._lock:
@@ -317,9 +305,7 @@ class QuoteChart(anywidget.AnyWidget):
             self._closed = True
             self._hub.remove_pump(self._flush)
             self._hub.unsubscribe(self._token)
-            handle = getattr(self, "_display_handle", None)
-            if handle is not None:  # leave the last state as a picture in the notebook
-                handle.update({"text/html": self.static_svg(), "text/plain": repr(self)}, raw=True)
+            self._leave_picture()  # the final state stays in the notebook as a picture
         super().close()
 
     def __repr__(self) -> str:
