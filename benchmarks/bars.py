@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _sim_process import start_sim  # benchmarks/ is on sys.path when run as a script
+
 SYMBOLS = ["AAPL", "AMD", "AMZN", "GOOGL", "JPM", "KO", "META", "MSFT", "NVDA", "SPY"]
 START, END = "2024-01-02T00:00:00Z", "2024-08-13T23:59:59Z"  # ~1,000,000 bars over the 10 symbols
 QUICK_END = "2024-01-31T23:59:59Z"
@@ -120,32 +122,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one month instead of ~1M bars")
     args = parser.parse_args()
     end = QUICK_END if args.quick else END
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alpaca_nb.sim",
-            "--seed",
-            "7",
-            "--hours",
-            "calendar",
-            "--rate-limit",
-            "0",
-            "--cache-mb",
-            "512",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    sim, base, key, secret = start_sim(cache_mb=512)
     try:
-        assert sim.stdout is not None
-        text = ""
-        for line in sim.stdout:
-            text += line
-            if "Ctrl-C" in line:
-                break
-        base = re.search(r"(http://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
-        key, secret = re.search(r"APCA_API_KEY_ID=(\S+)\s+APCA_API_SECRET_KEY=(\S+)", text).groups()  # type: ignore[union-attr]
         t0 = time.perf_counter()
         pages = _raw_pages(base, key, secret, end)
         bars = sum(p.count(b'"t":') for p in pages)

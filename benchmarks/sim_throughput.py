@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from _sim_process import start_sim  # benchmarks/ is on sys.path when run as a script
+
 SYMBOLS = ["AAPL", "AMD", "AMZN", "GOOGL"]  # what Simulator.replay sends by default
 CACHE_MB = (
     16  # small on purpose: the budget fills in both runs, so a flat peak shows nothing grows with range
@@ -148,32 +150,7 @@ def _vm(pid: int, field: str) -> int:
 def serve_bars(start: str, end: str) -> dict[str, float]:
     import requests
 
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alpaca_nb.sim",
-            "--seed",
-            "7",
-            "--hours",
-            "calendar",
-            "--rate-limit",
-            "0",
-            "--cache-mb",
-            str(CACHE_MB),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if "Ctrl-C" in line:
-            break
-    text = "".join(lines)
-    base = re.search(r"(http://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
-    key, secret = re.search(r"APCA_API_KEY_ID=(\S+)\s+APCA_API_SECRET_KEY=(\S+)", text).groups()  # type: ignore[union-attr]
+    proc, base, key, secret = start_sim(cache_mb=CACHE_MB)
     headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
     rss0 = _vm(proc.pid, "VmRSS")
     params = {

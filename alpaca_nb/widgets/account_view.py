@@ -19,7 +19,7 @@ import anywidget
 import traitlets
 
 from ..account import Account, account_card_html
-from .layout import StaticPicture
+from .live import LiveWidget
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -69,7 +69,7 @@ def _order_row(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class AccountView(StaticPicture, anywidget.AnyWidget):
+class AccountView(LiveWidget, anywidget.AnyWidget):
     """The account card, positions (with colour-coded P&L) and open orders (with a cancel button each).
 
     Examples
@@ -108,14 +108,14 @@ class AccountView(StaticPicture, anywidget.AnyWidget):
         self._last_refresh = 0.0
         self._last_quote_pass = 0.0
         self._refresh_ok = False
-        self._quote_token: int | None = None
+
         self._quoted: tuple[str, ...] = ()
-        self._closed = False
+
         self._connections_seen = 0
         self._hub = hub = self._session.stream  # kept: close() must work after the session closed
         self._refresh()
         self._update_token = hub.on_trade_update(self._on_trade_update)
-        hub.add_pump(self._pump, interval=0.1)
+        self._attach_pump(self._pump, interval=0.1)
         self.on_msg(self._on_front_end)
 
     # ----- updates ----------------------------------------------------------------------------
@@ -244,17 +244,6 @@ class AccountView(StaticPicture, anywidget.AnyWidget):
             )
         )
         return "".join(parts)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            hub = self._hub
-            hub.remove_pump(self._pump)
-            hub.remove_trade_callback(self._update_token)
-            if self._quote_token is not None:
-                hub.unsubscribe(self._quote_token)
-            self._leave_picture()  # the final state stays in the notebook as a picture
-        super().close()
 
     def __repr__(self) -> str:
         equity = self.account.get("equity")

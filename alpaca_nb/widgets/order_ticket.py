@@ -24,7 +24,7 @@ import anywidget
 import traitlets
 
 from ..errors import AlpacaNbError, ValidationError
-from .layout import StaticPicture
+from .live import LiveWidget
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -32,10 +32,9 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 FIELDS = ("symbol", "side", "qty", "notional", "order_type", "tif", "limit_price", "stop_price",
           "trail_price", "trail_percent", "extended_hours", "account")  # fmt: skip
-OPEN = {"accepted", "new", "partially_filled", "pending_new", "held"}
 
 
-class OrderTicket(StaticPicture, anywidget.AnyWidget):
+class OrderTicket(LiveWidget, anywidget.AnyWidget):
     """An order form for one symbol at a time.
 
     Parameters
@@ -100,8 +99,7 @@ class OrderTicket(StaticPicture, anywidget.AnyWidget):
         self._intent: tuple[tuple[Any, ...], str] | None = None  # (fields, client_order_id)
         self._sent: set[str] = set()  # client_order_ids already placed
         self._assets: dict[str, dict[str, Any]] = {}
-        self._quote_token: int | None = None
-        self._closed = False
+
         live = self._session.allow_live and "live" in self._session._accounts
         self.live_allowed = live
         self.live_reason = (
@@ -110,7 +108,7 @@ class OrderTicket(StaticPicture, anywidget.AnyWidget):
         self.account = "paper"  # every new ticket starts on paper
         self._hub = hub = self._session.stream  # kept: close() must work after the session closed
         self._update_token = hub.on_trade_update(self._on_trade_update)
-        hub.add_pump(self._pump, interval=0.5)
+        self._attach_pump(self._pump, interval=0.5)
         self.observe(self._on_field, names=list(FIELDS))
         self.on_msg(self._on_front_end)
         if symbol:
@@ -317,21 +315,6 @@ class OrderTicket(StaticPicture, anywidget.AnyWidget):
         with self.hold_sync():
             self.order_status = str(order.get("status", ""))
             self.status_line = _status_line(order)
-
-    @property
-    def order_is_open(self) -> bool:
-        return self.order_status in OPEN
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            hub = self._hub
-            hub.remove_pump(self._pump)
-            hub.remove_trade_callback(self._update_token)
-            if self._quote_token is not None:
-                hub.unsubscribe(self._quote_token)
-            self._leave_picture()  # the final state stays in the notebook as a picture
-        super().close()
 
     def __repr__(self) -> str:
         return f"<OrderTicket {self.symbol or '-'} {self.side} {self.account}>"

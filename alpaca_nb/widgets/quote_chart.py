@@ -27,7 +27,7 @@ import orjson
 import traitlets
 
 from ..errors import ValidationError
-from .layout import StaticPicture
+from .live import LiveWidget
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -83,7 +83,7 @@ class _Series:
         return True
 
 
-class QuoteChart(StaticPicture, anywidget.AnyWidget):
+class QuoteChart(LiveWidget, anywidget.AnyWidget):
     """A live quote chart.
 
     Parameters
@@ -145,13 +145,13 @@ class QuoteChart(StaticPicture, anywidget.AnyWidget):
         self._backfilled = 0
         self._frames = 0
         self._reconnects_seen = self._hub.stats()["reconnects"]
-        self._closed = False
+
         self._seed()
         self.on_msg(self._on_front_end)
-        self._token = self._hub.subscribe(
+        self._quote_token = self._hub.subscribe(
             quotes=syms, trades=syms if trades else (), bars=syms if bars else (), callback=self._on_item
         )
-        self._hub.add_pump(self._flush, interval=1.0 / max_rate)
+        self._attach_pump(self._flush, interval=1.0 / max_rate)
 
     # ----- data in ----------------------------------------------------------------------------
     def _on_item(self, channel: str, symbol: str, item: tuple[Any, ...]) -> None:
@@ -298,15 +298,6 @@ class QuoteChart(StaticPicture, anywidget.AnyWidget):
     def stats(self) -> dict[str, int]:
         """Frames and points sent to the browser so far, and points backfilled from REST."""
         return {"frames": self._frames, "points": self._sent_points, "backfilled": self._backfilled}
-
-    def close(self) -> None:
-        """Unsubscribe and close the widget (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            self._hub.remove_pump(self._flush)
-            self._hub.unsubscribe(self._token)
-            self._leave_picture()  # the final state stays in the notebook as a picture
-        super().close()
 
     def __repr__(self) -> str:
         return f"<QuoteChart {', '.join(self.symbols)} window={self.window_s:g}s {self.status}>"
