@@ -35,13 +35,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from . import errors
-    from .session import Session, connect, current_session
+    from ._connect import connect
+    from .session import Session, current_session
     from .sim import Simulator
     from .widgets import AccountView, OrderTicket, QuoteChart
 
 _LAZY = {
     "Session": ("session", "Session"),
-    "connect": ("session", "connect"),
+    "connect": ("_connect", "connect"),
     "current_session": ("session", "current_session"),
     "Simulator": ("sim", "Simulator"),
     "QuoteChart": ("widgets", "QuoteChart"),

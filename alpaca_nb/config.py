@@ -1,12 +1,19 @@
-"""Credentials, modes and endpoints: where a session's requests go, and which keys they carry.
+"""Credentials, modes and endpoints: where a session's requests go, which keys they carry, and the
+masking that keeps those keys out of every output.
 
 Secrets live in ``Secret`` objects whose repr and str are masked; they are revealed only where a
-request is built. Key ids are shown masked too (``PK…A1B2``).
+request is built. Key ids are shown masked too (``PK…A1B2``). ``redact_logs()`` puts a filter on every
+logger alpaca_nb and its dependencies use (websockets, urllib3, requests, alpaca-py, asyncio, aiohttp):
+at any level, DEBUG included, a record that shows any part of a key, or a frame we send on a stream
+(the authenticate message), is masked before any handler sees it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -16,6 +23,7 @@ from .errors import ConfigurationError
 Mode = Literal["demo", "paper", "live"]
 AccountKind = Literal["paper", "live"]
 MODES = ("auto", "demo", "paper", "live")
+FEEDS_FOR_STREAM = ("iex", "sip", "delayed_sip", "test")
 
 PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
 LIVE_TRADING_URL = "https://api.alpaca.markets"
@@ -26,12 +34,15 @@ LIVE_TRADING_STREAM_URL = "wss://api.alpaca.markets/stream"
 
 
 class Secret:
-    """A string that never shows itself: ``repr``/``str`` give ``'****'``; ``reveal()`` gives the value."""
+    """A string that never shows itself: ``repr``/``str`` give ``'****'``; ``reveal()`` gives the value.
 
-    __slots__ = ("_value",)
+    Every live Secret is known to the log filter, which masks any piece of it in a log record."""
+
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        _LIVE_SECRETS.add(self)
 
     def reveal(self) -> str:
         return self._value
@@ -90,6 +101,96 @@ class AccountConfig:
     endpoints: Endpoints
 
 
+# ----- masking in logs -------------------------------------------------------------------------
+_LIVE_SECRETS: weakref.WeakSet[Secret] = weakref.WeakSet()
+FRAGMENT = 6  # this many characters of a key in a row are masked
+# Loggers of ours and of what we run on (created here if missing: a filter sits on a logger, not its
+# children, so each is named). tests/test_secrets.py checks that no logger of these families lacks it.
+LOGGER_FAMILIES = ("alpaca_nb", "alpaca", "websockets", "urllib3", "requests", "asyncio", "aiohttp")
+KNOWN_LOGGERS = (
+    "alpaca_nb", "alpaca_nb.rest", "alpaca_nb.stream", "alpaca", "alpaca.trading.stream",
+    "alpaca.data.live.websocket", "websockets", "websockets.client", "websockets.server",
+    "websockets.protocol", "urllib3", "urllib3.connectionpool", "urllib3.connection",
+    "urllib3.poolmanager", "urllib3.response", "urllib3.util.retry", "requests", "asyncio",
+    "aiohttp", "aiohttp.access", "aiohttp.client", "aiohttp.internal", "aiohttp.server",
+    "aiohttp.web", "aiohttp.websocket",
+)  # fmt: skip
+_install_lock = threading.Lock()
+
+
+def _fragments() -> set[str]:
+    out: set[str] = set()
+    for secret in list(_LIVE_SECRETS):
+        value = secret.reveal()
+        out.update(value[i : i + FRAGMENT] for i in range(max(1, len(value) - FRAGMENT + 1)))
+    return out
+
+
+def mask_text(text: str, fragments: set[str] | None = None) -> str:
+    """``text`` with every run of characters that belongs to a live secret replaced by ``****``."""
+    pieces = _fragments() if fragments is None else fragments
+    if not pieces:
+        return text
+    hidden = bytearray(len(text))
+    for i in range(len(text) - FRAGMENT + 1):
+        if text[i : i + FRAGMENT] in pieces:
+            hidden[i : i + FRAGMENT] = b"\x01" * FRAGMENT
+    if not any(hidden):
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if hidden[i]:
+            while i < len(text) and hidden[i]:
+                i += 1
+            out.append("****")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks keys in a record's message, arguments and extra fields; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("websockets") and isinstance(record.msg, str) and record.msg[:1] == ">":
+            # An outgoing frame (websockets logs "> TEXT '…'" at DEBUG): ours are auth and subscribe
+            # messages, and the auth one carries the keys (truncated, or msgpack as hex).
+            record.msg, record.args = "> [frame sent; content hidden by alpaca_nb]", None
+            return True
+        pieces = _fragments()
+        if not pieces:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to logging to report
+            return True
+        masked = mask_text(message, pieces)
+        if masked != message:
+            record.msg, record.args = masked, None
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and isinstance(value, str) and mask_text(value, pieces) != value:
+                setattr(record, key, mask_text(value, pieces))
+        return True
+
+
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+_FILTER = RedactingFilter()
+
+
+def redact_logs() -> None:
+    """Put the masking filter on every logger of ``KNOWN_LOGGERS`` and of ``LOGGER_FAMILIES`` (idempotent)."""
+    with _install_lock:
+        names = set(KNOWN_LOGGERS) | {
+            name for name in list(logging.root.manager.loggerDict)
+            if name.split(".")[0] in LOGGER_FAMILIES
+        }  # fmt: skip
+        for name in names:
+            logger = logging.getLogger(name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)
+
+
 def env_credentials(kind: AccountKind, environ: Mapping[str, str] | None = None) -> Credentials | None:
     """Keys from ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY`` (paper) or ``APCA_LIVE_API_*`` (live)."""
     env = os.environ if environ is None else environ
@@ -106,14 +207,16 @@ def env_credentials(kind: AccountKind, environ: Mapping[str, str] | None = None)
 def alpaca_endpoints(
     kind: AccountKind, feed: str = "iex", environ: Mapping[str, str] | None = None
 ) -> Endpoints:
-    """Alpaca's URLs for ``kind``, or one Alpaca-compatible server named by ``ALPACA_NB_BASE_URL``.
+    """Alpaca's URLs for ``kind``; for paper, one Alpaca-compatible server named by ``ALPACA_NB_BASE_URL``.
 
-    ``ALPACA_NB_BASE_URL=http://127.0.0.1:8765`` (e.g. ``python -m alpaca_nb.sim``) serves trading and
-    market data there, with the streams at ``ws://…/v2/<feed>`` and ``ws://…/stream``.
+    ``ALPACA_NB_BASE_URL=http://127.0.0.1:8765`` (e.g. ``python -m alpaca_nb.sim``) serves paper trading
+    and market data there, with the streams at ``ws://…/v2/<feed>`` and ``ws://…/stream``. It never
+    moves the **live** account: live keys go to Alpaca unless ``connect(endpoints=…)`` says otherwise
+    in code (an environment variable must not be able to send live keys to another host).
     """
     env = os.environ if environ is None else environ
     base = env.get("ALPACA_NB_BASE_URL", "").strip().rstrip("/")
-    if base:
+    if base and kind == "paper":
         ws = "ws" + base[4:] if base.startswith("http") else base
         return Endpoints(
             trading=base, data=base, data_stream=f"{ws}/v2/{feed}", trading_stream=f"{ws}/stream"

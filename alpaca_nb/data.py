@@ -3,7 +3,7 @@
 alpaca-py's ``get_stock_bars(...).df`` turns every bar into a pydantic model and then a dict before
 pandas sees it (~10x slower and ~7x the memory, see benchmarks/bars.py). Here each page's bytes are
 parsed with orjson, each symbol's bars become numpy columns in one pass, timestamps are parsed
-vectorised, and the next page is fetched in a background thread while the current one is parsed.
+vectorised, and the next page is requested before the current one is parsed (``rest.PipelinedGets``).
 Requests still go through alpaca-py's client and alpaca_nb's transport (timeouts, limiter, 429s).
 
 Input times: timezone-aware values are converted to UTC; **naive datetimes and date-only values
@@ -14,7 +14,6 @@ Input times: timezone-aware values are converted to UTC; **naive datetimes and d
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
@@ -25,6 +24,7 @@ import orjson
 import pandas as pd
 from alpaca.data.historical import StockHistoricalDataClient
 
+from ._wire import BAR_KEYS, QUOTE_KEYS, TRADE_KEYS, normalize_symbols, to_utc
 from .config import AccountConfig
 from .errors import SymbolNotFoundError, ValidationError
 from .rest import PipelinedGets, RateLimiter, SafeRESTMixin
@@ -32,15 +32,12 @@ from .rest import PipelinedGets, RateLimiter, SafeRESTMixin
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-NEW_YORK = "America/New_York"
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "trade_count", "vwap")
-BAR_KEYS = ("t", "o", "h", "l", "c", "v", "n", "vw")
 BAR_DTYPES = {"open": "float64", "high": "float64", "low": "float64", "close": "float64",
               "volume": "int64", "trade_count": "int64", "vwap": "float64"}  # fmt: skip
 PAGE_LIMIT = 10_000
 FEEDS = ("iex", "sip", "otc", "boats", "delayed_sip")
 ADJUSTMENTS = ("raw", "split", "dividend", "spin-off", "all")
-SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 _TOKEN_RE = re.compile(rb'"next_page_token":\s*(null|"([^"]*)")')
 
 _UNIT_ALIASES = {
@@ -56,27 +53,18 @@ _MONTHS = (1, 2, 3, 4, 6, 12)
 class SafeDataClient(SafeRESTMixin, StockHistoricalDataClient):
     """``StockHistoricalDataClient`` with timeouts, the rate limiter and alpaca_nb's errors."""
 
-    _anb_trading: Any = None  # a trading client on the same keys, for /v2/assets look-ups
-
-    def __init__(self, account: AccountConfig, *, timeout: float, limiter: RateLimiter) -> None:
+    def __init__(
+        self, account: AccountConfig, *, timeout: float, limiter: RateLimiter, trading: Any = None
+    ) -> None:
         creds = account.credentials
         super().__init__(
             creds.key_id.reveal(), creds.secret_key.reveal(), url_override=account.endpoints.data
         )
         self._anb_setup(timeout=timeout, limiter=limiter, account=account.kind)
+        self.trading = trading  # a trading client on the same keys, for /v2/assets look-ups
 
     def __repr__(self) -> str:
         return f"<SafeDataClient {self._base_url}>"
-
-    def get_raw(self, path: str, params: dict[str, Any]) -> bytes:
-        """The raw body of a GET on the market-data API (``path`` after ``/v2``)."""
-        response = self._exchange("GET", path, params, stream=True)
-        try:
-            # One read of the whole body: ~25% less client time per page than requests' .content.
-            body: bytes = response.raw.read(decode_content=True)
-        finally:
-            response.close()
-        return body
 
 
 # ----- checking inputs --------------------------------------------------------------------------
@@ -115,40 +103,6 @@ def parse_timeframe(value: Any) -> str:
     return f"{amount}{unit}"
 
 
-def to_utc(value: Any, name: str) -> pd.Timestamp | None:
-    """A UTC timestamp for ``value``; naive and date-only values are New York time (see module doc)."""
-    if value is None:
-        return None
-    try:
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            stamp = pd.Timestamp(value.year, value.month, value.day)
-        else:
-            stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as err:
-        raise ValidationError(f"{name}: cannot read {value!r} as a date or time ({err})") from None
-    if pd.isna(stamp):
-        raise ValidationError(f"{name}: cannot read {value!r} as a date or time")
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(NEW_YORK, ambiguous=False, nonexistent="shift_forward")
-    return stamp.tz_convert("UTC")
-
-
-def normalize_symbols(symbols: str | Sequence[str]) -> tuple[list[str], bool]:
-    """(symbols, single): ``"AAPL"`` → (["AAPL"], True); ``["AAPL","MSFT"]`` → (both, False)."""
-    single = isinstance(symbols, str)
-    items = [symbols] if isinstance(symbols, str) else list(symbols)
-    if not items:
-        raise ValidationError("give at least one symbol")
-    out: list[str] = []
-    for raw in items:
-        sym = str(raw).strip().upper()
-        if not SYMBOL_RE.match(sym):
-            raise ValidationError(f"not a valid stock symbol: {raw!r}")
-        if sym not in out:
-            out.append(sym)
-    return out, single
-
-
 def _rfc3339(stamp: pd.Timestamp) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -185,9 +139,9 @@ def _days_from_civil(y: npt.NDArray[np.int64], m: npt.NDArray[np.int64], d: npt.
     return era * 146_097 + doe - 719_468
 
 
-_NUMERIC = (("open", "o", np.float64), ("high", "h", np.float64), ("low", "l", np.float64),
-            ("close", "c", np.float64), ("volume", "v", np.int64), ("trade_count", "n", np.int64),
-            ("vwap", "vw", np.float64))  # fmt: skip
+# (column, Alpaca's key, dtype) for the numeric columns, from the one map of short keys.
+_DTYPES = {"volume": np.int64, "trade_count": np.int64}
+_NUMERIC = tuple((name, key, _DTYPES.get(name, np.float64)) for key, name in BAR_KEYS.items() if key != "t")
 
 
 def bar_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -391,19 +345,13 @@ def _check_known(client: SafeDataClient, symbols: list[str]) -> None:
 
 def _trading_twin(client: SafeDataClient) -> Any:
     """A trading client on the same keys, transport and limiter (for /v2/assets look-ups)."""
-    twin = client._anb_trading
-    if twin is None:
+    if client.trading is None:
         raise RuntimeError("data client has no trading twin")
-    return twin
+    return client.trading
 
 
 # ----- latest quotes, trades, snapshots --------------------------------------------------------
-QUOTE_FIELDS = {
-    "t": "timestamp", "bp": "bid_price", "bs": "bid_size", "bx": "bid_exchange",
-    "ap": "ask_price", "as": "ask_size", "ax": "ask_exchange", "c": "conditions", "z": "tape",
-}  # fmt: skip
-TRADE_FIELDS = {"t": "timestamp", "p": "price", "s": "size", "x": "exchange", "i": "id", "c": "conditions",
-                "z": "tape"}  # fmt: skip
+QUOTE_FIELDS, TRADE_FIELDS = QUOTE_KEYS, TRADE_KEYS
 
 
 def _by_symbol(rows: dict[str, dict[str, Any]], fields: dict[str, str], symbols: list[str]) -> pd.DataFrame:

@@ -1,27 +1,32 @@
-"""alpaca_nb's exceptions, and the one place where HTTP answers become them.
+"""alpaca_nb's exceptions, and the one place where HTTP answers become them (``from_http``).
 
 Every error the toolkit raises derives from ``AlpacaNbError`` and says what to do next::
 
     AlpacaNbError
-    ├── ConfigurationError            missing keys, unknown mode
+    ├── ConfigurationError            missing keys, unknown mode, bad connect() arguments
     ├── NoSessionError                no session yet: call alpaca_nb.connect()
     ├── ValidationError               bad input caught before anything was sent (also a ValueError)
+    │   └── PreTradeRefusal           the pre-trade policy refused an order (price, limits, asset)
     ├── LiveTradingLockedError        a live action without allow_live=True; nothing was sent
-    ├── RequestTimeoutError           no answer within the timeout
-    ├── ConnectionLostError           the connection failed or dropped
+    ├── TransportError                no usable answer: the request's outcome is unknown
+    │   ├── RequestTimeoutError       no answer within the timeout
+    │   ├── ConnectionLostError       the connection failed or dropped
+    │   └── InvalidResponseError      an answer cut off, or a body that is not what Alpaca sends
     ├── OrderStateUnknownError        an order's fate could not be established (client_order_id given)
     ├── StreamError                   a streaming connection failed
     └── APIError                      Alpaca answered with an error (status, code, message kept)
         ├── AuthenticationError       401, or 403 for bad keys
-        ├── InsufficientBuyingPowerError   403 40310000
-        ├── SubscriptionError         403 42210000 (e.g. recent SIP data on a free plan)
+        ├── InsufficientBuyingPowerError   403 40310000 about buying power
+        ├── SubscriptionError         403 about the market-data plan (e.g. recent SIP data)
         ├── NotFoundError             404 40410000
         │   └── SymbolNotFoundError   an unknown symbol or asset
-        ├── OrderRejectedError        other 403/422 answers to orders (Alpaca's code and message kept)
+        ├── OrderRejectedError        403/422 answers to order requests (Alpaca's code and message kept)
+        │   └── DuplicateClientOrderIdError   422 "client_order_id must be unique"
         ├── RateLimitError            429 (``retry_after`` in seconds)
         └── ServerError               5xx
 
-No exception text ever contains credentials.
+Translation is keyed on the HTTP status, Alpaca's code and the request; the message text is read only
+where Alpaca's code is shared by several meanings. No exception text ever contains credentials.
 """
 
 from __future__ import annotations
@@ -35,18 +40,22 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionLostError",
+    "DuplicateClientOrderIdError",
     "InsufficientBuyingPowerError",
+    "InvalidResponseError",
     "LiveTradingLockedError",
     "NoSessionError",
     "NotFoundError",
     "OrderRejectedError",
     "OrderStateUnknownError",
+    "PreTradeRefusal",
     "RateLimitError",
     "RequestTimeoutError",
     "ServerError",
     "StreamError",
     "SubscriptionError",
     "SymbolNotFoundError",
+    "TransportError",
     "ValidationError",
     "from_http",
 ]
@@ -57,7 +66,7 @@ class AlpacaNbError(Exception):
 
 
 class ConfigurationError(AlpacaNbError):
-    """The session cannot be set up as asked (missing keys, unknown mode)."""
+    """The session cannot be set up as asked (missing keys, unknown mode, bad arguments)."""
 
 
 class NoSessionError(AlpacaNbError):
@@ -73,16 +82,28 @@ class ValidationError(AlpacaNbError, ValueError):
     """Bad input, caught before anything was sent."""
 
 
+class PreTradeRefusal(ValidationError):
+    """The pre-trade policy refused the order (unknown price, a limit, the asset); nothing was sent."""
+
+
 class LiveTradingLockedError(AlpacaNbError):
     """A live-account action was refused locally; nothing was sent."""
 
 
-class RequestTimeoutError(AlpacaNbError, TimeoutError):
+class TransportError(AlpacaNbError):
+    """No usable answer came back: whether the request took effect is unknown."""
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
     """No answer within the session's timeout."""
 
 
-class ConnectionLostError(AlpacaNbError, ConnectionError):
+class ConnectionLostError(TransportError, ConnectionError):
     """The connection could not be made or was dropped."""
+
+
+class InvalidResponseError(TransportError):
+    """The answer was cut off, or its body is not what Alpaca sends (not JSON)."""
 
 
 class OrderStateUnknownError(AlpacaNbError):
@@ -154,6 +175,10 @@ class OrderRejectedError(APIError):
     pass
 
 
+class DuplicateClientOrderIdError(OrderRejectedError):
+    hint = "an order with this client_order_id exists already: look it up instead of sending again"
+
+
 class RateLimitError(APIError):
     hint = "Alpaca allows 200 requests per minute per key"
 
@@ -174,6 +199,41 @@ def _parse_body(text: str) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+_ORDER_PATHS = ("/orders", "/positions")
+
+
+def _error_class(status: int, code: int | None, message: str, body: dict[str, Any], method: str, path: str
+                 ) -> type[APIError]:  # fmt: skip
+    """The class for one error answer: the status and Alpaca's code first, then the request."""
+    text = message.lower()
+    changes_orders = method in ("POST", "PATCH", "DELETE") and any(p in path for p in _ORDER_PATHS)
+    if status == 429:
+        return RateLimitError
+    if status >= 500:
+        return ServerError
+    if status == 401 or code == 40110000:
+        return AuthenticationError
+    if status == 403:
+        if code == 40310000 or changes_orders:
+            # 40310000 covers buying power, qty held for orders, wash trades...: Alpaca tells them
+            # apart by the body's fields (buying_power, cost_basis) and, failing those, its message.
+            if "buying_power" in body or "buying power" in text:
+                return InsufficientBuyingPowerError
+            return OrderRejectedError if changes_orders else APIError
+        if code == 42210000 or "subscription" in text:
+            return SubscriptionError
+        return AuthenticationError if code is None and "forbidden" in text else APIError
+    if status == 404:
+        return SymbolNotFoundError if "/assets" in path or "asset" in text else NotFoundError
+    if status in (400, 422) and changes_orders:
+        if "client_order_id" in text and "unique" in text:
+            return DuplicateClientOrderIdError
+        if "asset" in text and "not found" in text:
+            return SymbolNotFoundError
+        return OrderRejectedError
+    return APIError
+
+
 def from_http(
     status: int,
     text: str,
@@ -187,25 +247,8 @@ def from_http(
     body = _parse_body(text)
     code = body.get("code") if isinstance(body.get("code"), int) else None
     message = str(body.get("message") or text.strip()[:200] or f"HTTP {status}")
+    cls = _error_class(status, code, message, body, method.upper(), path)
     context: dict[str, Any] = {"method": method, "path": path, "request_id": request_id, "body": body}
-    if status == 429:
+    if cls is RateLimitError:
         return RateLimitError(status, code, message, retry_after=retry_after, **context)
-    if status >= 500:
-        return ServerError(status, code, message, **context)
-    if status == 401 or code == 40110000:
-        return AuthenticationError(status, code, message, **context)
-    if status == 403:
-        if code == 42210000 or "subscription" in message:
-            return SubscriptionError(status, code, message, **context)
-        if "buying power" in message:
-            return InsufficientBuyingPowerError(status, code, message, **context)
-        if code == 40310000 or "/orders" in path or "/positions" in path:
-            return OrderRejectedError(status, code, message, **context)
-        return AuthenticationError(status, code, message, **context)
-    if status == 404:
-        if "asset" in message or "/assets" in path:
-            return SymbolNotFoundError(status, code, message, **context)
-        return NotFoundError(status, code, message, **context)
-    if "asset" in message and "not found" in message:
-        return SymbolNotFoundError(status, code, message, **context)
-    return OrderRejectedError(status, code, message, **context)
+    return cls(status, code, message, **context)

@@ -1,4 +1,5 @@
-"""Safe HTTP under alpaca-py's REST clients: timeouts, a rate limiter, no blind retries, our errors.
+"""The one HTTP choke point under alpaca-py's REST clients: timeouts, a rate limiter, no blind
+retries, and the one place where HTTP and transport failures become ``alpaca_nb.errors``.
 
 alpaca-py's ``RESTClient._request`` sends without a timeout and retries 429/504 for every method,
 POST included (a duplicate-order risk). ``SafeRESTMixin`` replaces that one method, keeping alpaca-py's
@@ -7,10 +8,14 @@ URL building, headers and model parsing:
 * every request has the session's timeout;
 * a client-side limiter keeps each key under its per-minute budget;
 * only requests that are safe to repeat (GET) are retried, and only on 429, after ``Retry-After`` /
-  ``X-RateLimit-Reset``; POST, PATCH and DELETE are never resent here (``trading.place_order`` decides);
-* HTTP errors become ``alpaca_nb.errors`` exceptions (``errors.from_http``), transport failures
-  ``RequestTimeoutError`` / ``ConnectionLostError``;
+  ``X-RateLimit-Reset``; POST, PATCH and DELETE are never resent here (``trading.orders`` decides);
+* HTTP errors become ``errors.from_http(...)``; transport failures (``translate_transport``) become
+  ``RequestTimeoutError`` / ``ConnectionLostError`` / ``InvalidResponseError`` — a body cut off or not
+  JSON included. The pipelined bars path (``PipelinedGets``) uses the same functions and the same limiter;
 * each request is logged on ``alpaca_nb.rest`` with method, path, status, latency and client_order_id.
+
+Secrets: request headers are built inside the call that sends them and never kept in a local variable
+or an exception, so ``%xmode Verbose`` tracebacks (which print locals) cannot show them.
 """
 
 from __future__ import annotations
@@ -21,11 +26,22 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import requests
 
-from .errors import ConnectionLostError, RequestTimeoutError, from_http
+from .errors import (
+    AlpacaNbError,
+    APIError,
+    ConnectionLostError,
+    InvalidResponseError,
+    RequestTimeoutError,
+    TransportError,
+    from_http,
+)
 
 log = logging.getLogger("alpaca_nb.rest")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -44,7 +60,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Wait for a slot; returns the seconds waited."""
+        """Wait for a slot (and out any pause a 429 asked for); returns the seconds waited."""
         waited = 0.0
         while True:
             with self._lock:
@@ -75,13 +91,73 @@ class RateLimiter:
             return self.limit - sum(1 for s in self._stamps if now - s < self.period)
 
 
-def retry_after_seconds(response: requests.Response) -> float | None:
+# ----- the translation point -----------------------------------------------------------------------
+def translate_transport(err: BaseException, what: str, timeout: float) -> TransportError:
+    """A transport failure (requests, urllib3, http.client or socket) as our error; ``what`` is
+    ``"POST /v2/orders (client_order_id=…)"``. The original is not chained (it holds the request)."""
+    if isinstance(err, requests.Timeout | TimeoutError):
+        return RequestTimeoutError(f"{what}: no answer within {timeout:g} s")
+    cut = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+           http.client.IncompleteRead)  # fmt: skip
+    if isinstance(err, cut) or "IncompleteRead" in repr(err):
+        return InvalidResponseError(f"{what}: the answer was cut off before its end")
+    return ConnectionLostError(f"{what}: the connection failed or was dropped")
+
+
+def decode_json(body: bytes, what: str) -> Any:
+    """The JSON of a successful answer; a body that is not JSON is an ``InvalidResponseError``."""
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidResponseError(f"{what}: the answer is not JSON ({len(body)} bytes)") from None
+
+
+def retry_wait(headers: Mapping[str, str] | http.client.HTTPMessage) -> float | None:
     """Seconds to wait from ``Retry-After``, else from ``X-RateLimit-Reset`` (epoch seconds)."""
-    return _header_wait(response.headers.get("Retry-After"), response.headers.get("X-RateLimit-Reset"))
+    try:
+        if headers.get("Retry-After"):
+            return max(0.0, float(headers["Retry-After"]))
+        if headers.get("X-RateLimit-Reset"):
+            return max(0.0, float(headers["X-RateLimit-Reset"]) - time.time())
+    except ValueError:
+        pass
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole HTTP answer: status, headers and the body already read."""
+
+    status: int
+    headers: Mapping[str, str] | http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+def _what(method: str, path: str, coid: str | None) -> str:
+    return f"{method} {path}" + (f" (client_order_id={coid})" if coid else "")
+
+
+class _MaskedHeaders(dict[str, str]):
+    """Request headers that never print themselves (they carry the keys)."""
+
+    def __repr__(self) -> str:
+        return "{headers: '****'}"
+
+    __str__ = __repr__
 
 
 class SafeRESTMixin:
-    """Mixed in before an alpaca-py REST client class (``TradingClient``, ``StockHistoricalDataClient``)."""
+    """Mixed in before an alpaca-py REST client class (``TradingClient``, ``StockHistoricalDataClient``).
+
+    Public: ``get_json(path, params)`` and ``get_raw(path, params)`` for calls alpaca-py does not wrap
+    (or wraps slowly). Everything else goes through alpaca-py's own methods, which land in ``_request``.
+    """
 
     _session: requests.Session
     _anb_timeout: float = 10.0
@@ -94,6 +170,26 @@ class SafeRESTMixin:
         self._anb_limiter = limiter
         self._anb_account = account
 
+    @property
+    def last_error(self) -> str | None:
+        return self._anb_last_error
+
+    @property
+    def timeout(self) -> float:
+        return self._anb_timeout
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._anb_limiter
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The parsed JSON of ``GET /v2{path}``."""
+        return self._request("GET", path, params)
+
+    def get_raw(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        """The raw body of ``GET /v2{path}`` (for fast parsers)."""
+        return self._exchange("GET", path, params).body
+
     def _request(
         self,
         method: str,
@@ -103,8 +199,16 @@ class SafeRESTMixin:
         api_version: str | None = None,
     ) -> Any:
         """alpaca-py's entry point: the parsed JSON body (None for an empty one)."""
-        response = self._exchange(method, path, data, base_url, api_version)
-        return response.json() if response.content else None
+        reply = self._exchange(method, path, data, base_url, api_version)
+        coid = data.get("client_order_id") if isinstance(data, dict) else None
+        try:
+            return decode_json(reply.body, self._full(method, path, api_version, coid))
+        except InvalidResponseError as err:
+            raise self._remember(err) from None
+
+    def _full(self, method: str, path: str, api_version: str | None, coid: str | None) -> str:
+        version = api_version or self._api_version  # type: ignore[attr-defined]
+        return _what(method.upper(), f"/{version}{path}", coid)
 
     def _exchange(
         self,
@@ -113,87 +217,75 @@ class SafeRESTMixin:
         data: dict[str, Any] | str | None = None,
         base_url: Any = None,
         api_version: str | None = None,
-        *,
-        stream: bool = False,
-    ) -> requests.Response:
-        """Send one request (waiting out 429s for safe methods); the successful response, or raise.
-
-        ``stream=True`` leaves the body unread (``response.raw``), for callers that want the bytes.
-        """
-        base = base_url or self._base_url  # type: ignore[attr-defined]
+    ) -> Reply:
+        """Send one request (waiting out 429s for safe methods); the successful reply, or raise."""
+        method = method.upper()
         version = api_version or self._api_version  # type: ignore[attr-defined]
-        url = f"{base}/{version}{path}"
-        opts: dict[str, Any] = {"headers": self._get_default_headers(), "allow_redirects": False}  # type: ignore[attr-defined]
-        opts["params" if method.upper() in ("GET", "DELETE") else "json"] = data
+        url = f"{base_url or self._base_url}/{version}{path}"  # type: ignore[attr-defined]
         coid = data.get("client_order_id") if isinstance(data, dict) else None
         full_path = f"/{version}{path}"
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
             self._anb_limiter.acquire()
-            response = self._send(method, url, full_path, {**opts, "stream": stream}, coid)
-            if response.ok:
-                return response
-            wait = retry_after_seconds(response)
-            if response.status_code == 429:
-                self._anb_limiter.pause(min(wait or 1.0, MAX_WAIT_S))
-                if method.upper() in SAFE_METHODS and attempt < MAX_RATE_LIMIT_RETRIES:
-                    continue
-            error = from_http(
-                response.status_code,
-                response.text,
-                method=method.upper(),
-                path=full_path,
-                request_id=response.headers.get("X-Request-ID"),
-                retry_after=wait,
-            )
-            self._anb_last_error = str(error)
-            raise error
+            reply = self._send(method, url, full_path, data, coid)
+            if reply.ok:
+                return reply
+            if not self._may_retry(reply, method, attempt):
+                raise self._remember(http_error(reply, method, full_path))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(
-        self, method: str, url: str, path: str, opts: dict[str, Any], coid: str | None
-    ) -> requests.Response:
-        start = time.monotonic()
-        extra = {
-            "method": method.upper(),
-            "path": path,
-            "client_order_id": coid,
-            "account": self._anb_account,
-        }
-        try:
-            response = self._session.request(method, url, timeout=self._anb_timeout, **opts)
-        except requests.Timeout:
-            self._log(logging.WARNING, extra, "timeout", start)
-            error: Exception = RequestTimeoutError(
-                f"{method.upper()} {path}: no answer within {self._anb_timeout:g} s"
-                + (f" (client_order_id={coid})" if coid else "")
-            )
-            self._anb_last_error = str(error)
-            raise error from None
-        except requests.ConnectionError:
-            self._log(logging.WARNING, extra, "connection lost", start)
-            error = ConnectionLostError(
-                f"{method.upper()} {path}: the connection failed or was dropped"
-                + (f" (client_order_id={coid})" if coid else "")
-            )
-            self._anb_last_error = str(error)
-            raise error from None
-        self._log(logging.INFO if response.ok else logging.WARNING, extra, response.status_code, start)
-        return response
+    def _may_retry(self, reply: Reply, method: str, attempt: int) -> bool:
+        """After a 429: pause the limiter; True if this request may be sent again."""
+        if reply.status != 429:
+            return False
+        self._anb_limiter.pause(min(retry_wait(reply.headers) or 1.0, MAX_WAIT_S))
+        return method in SAFE_METHODS and attempt < MAX_RATE_LIMIT_RETRIES
 
-    def _log(self, level: int, extra: dict[str, Any], status: object, start: float) -> None:
+    def _send(self, method: str, url: str, path: str, data: Any, coid: str | None) -> Reply:
+        start = time.monotonic()
+        failure: BaseException | None = None
+        try:
+            response = self._session.request(
+                method,
+                url,
+                headers=_MaskedHeaders(self._get_default_headers()),  # type: ignore[attr-defined]
+                allow_redirects=False,
+                timeout=self._anb_timeout,
+                **({"params": data} if method in ("GET", "DELETE") else {"json": data}),
+            )
+            reply = Reply(response.status_code, response.headers, response.content)
+        except (requests.RequestException, OSError, http.client.HTTPException) as err:
+            failure = err
+        if failure is not None:  # raised outside the except block: no chained request in the traceback
+            error = translate_transport(failure, _what(method, path, coid), self._anb_timeout)
+            del failure
+            self._log(logging.WARNING, method, path, coid, type(error).__name__, start)
+            raise self._remember(error)
+        self._log(logging.INFO if reply.ok else logging.WARNING, method, path, coid, reply.status, start)
+        return reply
+
+    def _remember(self, error: AlpacaNbError) -> AlpacaNbError:
+        self._anb_last_error = str(error)
+        return error
+
+    def _log(
+        self, level: int, method: str, path: str, coid: str | None, status: object, start: float
+    ) -> None:
         latency_ms = (time.monotonic() - start) * 1000
-        coid = f" client_order_id={extra['client_order_id']}" if extra["client_order_id"] else ""
-        log.log(
-            level,
-            "%s %s -> %s in %.0f ms (%s)%s",
-            extra["method"],
-            extra["path"],
-            status,
-            latency_ms,
-            extra["account"],
-            coid,
-            extra={**extra, "status": status, "latency_ms": round(latency_ms, 1)},
-        )
+        extra = {"method": method, "path": path, "client_order_id": coid, "account": self._anb_account,
+                 "status": status, "latency_ms": round(latency_ms, 1)}  # fmt: skip
+        log.log(level, "%s %s -> %s in %.0f ms (%s)%s", method, path, status, latency_ms,
+                self._anb_account, f" client_order_id={coid}" if coid else "", extra=extra)  # fmt: skip
+
+
+def http_error(reply: Reply, method: str, path: str) -> APIError:
+    return from_http(
+        reply.status,
+        reply.body.decode("utf-8", "replace"),
+        method=method,
+        path=path,
+        request_id=reply.headers.get("X-Request-ID"),
+        retry_after=retry_wait(reply.headers),
+    )
 
 
 class PipelinedGets:
@@ -202,7 +294,8 @@ class PipelinedGets:
     Paging through bars, the client parses page k while the server prepares page k+1: the request
     for k+1 goes out first, and its answer waits in the socket buffer. No thread, so no contention
     for the GIL with the parser (measured in benchmarks/bars.py; a prefetch thread cost ~40%).
-    Same rules as ``SafeRESTMixin``: the limiter, the timeout, 429 waited out, our errors, the log.
+    Same rules as ``SafeRESTMixin``, through the same functions: the limiter (also before a resend),
+    the timeout, 429 waited out, ``translate_transport``/``http_error``, the log.
     """
 
     def __init__(self, client: SafeRESTMixin) -> None:
@@ -222,69 +315,61 @@ class PipelinedGets:
     def send(self, path: str, params: dict[str, Any]) -> None:
         """Send ``GET path?params`` now; ``receive()`` returns its body later."""
         target = f"{self._prefix}{path}?{urllib.parse.urlencode(params)}"
-        self._client._anb_limiter.acquire()
-        headers = self._client._get_default_headers()  # type: ignore[attr-defined]
-        try:
-            self._connection().request("GET", target, headers=headers)
-        except OSError:  # an idle keep-alive connection the server closed: reconnect once
-            self.close()
-            self._connection().request("GET", target, headers=headers)
         self._pending = (f"{self._prefix}{path}", target, time.monotonic())
+        self._request(target)
+
+    def _request(self, target: str) -> None:
+        self._client._anb_limiter.acquire()
+        failure: BaseException | None = None
+        for attempt in range(2):  # once more on a new connection: the server may close an idle one
+            try:
+                self._connection().request(
+                    "GET",
+                    target,
+                    headers=_MaskedHeaders(self._client._get_default_headers()),  # type: ignore[attr-defined]
+                )
+                return
+            except (OSError, http.client.HTTPException) as err:
+                self.close()
+                failure = err if attempt else None
+        if failure is not None:  # outside the except block: nothing chained
+            self._fail(failure)
+
+    def _fail(self, failure: BaseException) -> None:
+        assert self._pending is not None
+        path, _, start = self._pending
+        client = self._client
+        error = translate_transport(failure, f"GET {path}", client._anb_timeout)
+        del failure
+        client._log(logging.WARNING, "GET", path, None, type(error).__name__, start)
+        raise client._remember(error)
 
     def receive(self) -> bytes:
         """The body of the request last sent; retries it after 429s; raises alpaca_nb errors."""
         assert self._pending is not None, "send() first"
+        client = self._client
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
             path, target, start = self._pending
-            extra = {
-                "method": "GET",
-                "path": path,
-                "client_order_id": None,
-                "account": self._client._anb_account,
-            }
+            failure: BaseException | None = None
             try:
                 response = self._connection().getresponse()
-                body = response.read()
-            except TimeoutError:
+                reply = Reply(response.status, response.headers, response.read())
+            except (OSError, http.client.HTTPException) as err:
                 self.close()
-                self._client._log(logging.WARNING, extra, "timeout", start)
-                raise RequestTimeoutError(
-                    f"GET {path}: no answer within {self._client._anb_timeout:g} s"
-                ) from None
-            except (OSError, http.client.HTTPException):
-                self.close()
-                self._client._log(logging.WARNING, extra, "connection lost", start)
-                raise ConnectionLostError(f"GET {path}: the connection failed or was dropped") from None
-            self._client._log(
-                logging.INFO if response.status < 400 else logging.WARNING, extra, response.status, start
-            )
-            if response.status < 400:
+                failure = err
+            if failure is not None:
+                self._fail(failure)
+            client._log(logging.INFO if reply.ok else logging.WARNING, "GET", path, None, reply.status, start)
+            if reply.ok:
                 self._pending = None
-                return body
-            wait = _header_wait(response.getheader("Retry-After"), response.getheader("X-RateLimit-Reset"))
-            if response.status == 429 and attempt < MAX_RATE_LIMIT_RETRIES:
-                self._client._anb_limiter.pause(min(wait or 1.0, MAX_WAIT_S))
-                self._connection().request("GET", target, headers=self._client._get_default_headers())  # type: ignore[attr-defined]
-                self._pending = (path, target, time.monotonic())
-                continue
-            error = from_http(response.status, body.decode("utf-8", "replace"), method="GET", path=path,
-                              request_id=response.getheader("X-Request-ID"), retry_after=wait)  # fmt: skip
-            self._client._anb_last_error = str(error)
-            raise error
+                return reply.body
+            if not client._may_retry(reply, "GET", attempt):
+                raise client._remember(http_error(reply, "GET", path))
+            self._pending = (path, target, time.monotonic())
+            self._request(target)  # acquire() first: waits out the 429's pause
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-def _header_wait(retry_after: str | None, reset: str | None) -> float | None:
-    try:
-        if retry_after:
-            return max(0.0, float(retry_after))
-        if reset:
-            return max(0.0, float(reset) - time.time())
-    except ValueError:
-        pass
-    return None

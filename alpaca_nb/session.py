@@ -1,42 +1,58 @@
-"""``Session``: one per kernel — modes, the live interlock, the safe clients, and ``connect()``.
+"""``Session``: one per kernel — where orders go, the live interlock, the safe clients, the one order path.
 
 Threading: the public API is synchronous and safe to call from the notebook's thread. A demo session
-owns a simulator thread; ``close()`` stops it (and, later, the stream engine) and joins it.
+owns a simulator thread; ``close()`` stops it and the stream hub, and joins them.
+
+The live interlock is enforced here and only here (``_account``): live needs live keys and
+``allow_live=True`` at connect, which cannot be changed afterwards. Every order, whichever entry point
+it comes from, goes ``place()`` → ``trading.check_order`` (the one pre-trade policy) →
+``trading.place_order`` (exactly once).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .config import (
-    AccountConfig,
-    AccountKind,
-    Credentials,
-    Endpoints,
-    Mode,
-    alpaca_endpoints,
-    env_credentials,
-    resolve_mode,
+from ._wire import Quote, normalize_symbol, quote_of
+from .config import AccountConfig, AccountKind, Mode
+from .errors import (
+    ConfigurationError,
+    LiveTradingLockedError,
+    NoSessionError,
+    NotFoundError,
+    ValidationError,
 )
-from .errors import ConfigurationError, LiveTradingLockedError, NoSessionError, ValidationError
 from .rest import RateLimiter
 
 if TYPE_CHECKING:
     import pandas as pd
     from alpaca.trading.models import Order
+    from alpaca.trading.requests import OrderRequest
 
-    from .account import Account
     from .data import SafeDataClient
     from .sim import Simulator
     from .stream import StreamHub
-    from .trading import SafeTradingClient
+    from .trading import CheckedOrder, Limits, SafeTradingClient
+    from .trading.account import Account
 
 log = logging.getLogger("alpaca_nb")
 _current: Session | None = None
 _current_lock = threading.Lock()
+T = TypeVar("T")
+ASSET_TTL_S = 300.0
+QUOTE_MAX_AGE_S = 10.0  # a stream quote older than this is not "fresh": REST is asked instead
+
+
+def check_timeout(timeout: Any) -> float:
+    """A per-request timeout in seconds: a finite number above zero (at most 10 minutes)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
+        raise ConfigurationError(f"timeout must be a number of seconds between 0 and 600, not {timeout!r}")
+    return float(timeout)
 
 
 class Session:
@@ -54,6 +70,8 @@ class Session:
         rate limiter and errors) for anything alpaca_nb does not wrap.
     simulator:
         The in-process ``Simulator`` of a demo session (None otherwise).
+    max_notional, max_position:
+        Limits every order of this session is checked against (dollars; shares either way); None: off.
     """
 
     def __init__(
@@ -66,19 +84,23 @@ class Session:
         rate_limit: int | None = 200,
         simulator: Simulator | None = None,
         owns_simulator: bool = False,
+        max_notional: float | None = None,
+        max_position: float | None = None,
     ) -> None:
-        if timeout <= 0:
-            raise ValidationError("timeout must be a positive number of seconds")
+        from .trading import Limits
+
+        self.timeout = check_timeout(timeout)
         self._mode: Mode = mode
         self._accounts = dict(accounts)
-        self.allow_live = allow_live
-        self.timeout = timeout
+        self._allow_live = bool(allow_live)
+        self._limits = Limits(max_notional, max_position)
         self.simulator = simulator
         self._owns_simulator = owns_simulator
         self._limiters = {kind: RateLimiter(rate_limit) for kind in self._accounts}
         self._clients: dict[AccountKind, SafeTradingClient] = {}
         self._data: SafeDataClient | None = None
         self._stream: StreamHub | None = None
+        self._assets: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._closed = False
         self.last_error: str | None = None
 
@@ -88,6 +110,19 @@ class Session:
         return self._mode
 
     @property
+    def allow_live(self) -> bool:
+        """Fixed at connect: live trading cannot be unlocked on a session afterwards."""
+        return self._allow_live
+
+    @property
+    def live_unlocked(self) -> bool:
+        """True when live orders may be sent: ``allow_live`` at connect and live keys present."""
+        return self._allow_live and "live" in self._accounts
+
+    def has_account(self, kind: str) -> bool:
+        return kind in self._accounts
+
+    @property
     def default_account(self) -> AccountKind:
         return "live" if self._mode == "live" else "paper"
 
@@ -95,20 +130,41 @@ class Session:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def max_notional(self) -> float | None:
+        return self._limits.max_notional
+
+    @max_notional.setter
+    def max_notional(self, value: float | None) -> None:
+        from .trading import Limits
+
+        self._limits = Limits(value, self._limits.max_position)
+
+    @property
+    def max_position(self) -> float | None:
+        return self._limits.max_position
+
+    @max_position.setter
+    def max_position(self, value: float | None) -> None:
+        from .trading import Limits
+
+        self._limits = Limits(self._limits.max_notional, value)
+
     def __repr__(self) -> str:
         where = f"simulator {self.simulator.base_url}" if self.simulator and self.simulator.running else ""
         where = where or self._accounts[self.default_account].endpoints.trading
         state = "closed" if self._closed else f"orders→{self.default_account}"
-        live = "unlocked" if self.allow_live and "live" in self._accounts else "locked"
+        live = "unlocked" if self.live_unlocked else "locked"
         return f"<alpaca_nb.Session mode={self._mode} {state} ({where}) live={live}>"
 
     def _account(self, account: str | None) -> AccountConfig:
+        """The account an action goes to — THE live interlock: nothing reaches live without it."""
         if self._closed:
             raise NoSessionError("this session is closed: run `%alpaca connect` or alpaca_nb.connect()")
         kind = account or self.default_account
         if kind not in ("paper", "live"):
             raise ValidationError(f"account must be 'paper' or 'live', not {account!r}")
-        if kind == "live" and not self.allow_live:
+        if kind == "live" and not self._allow_live:
             raise LiveTradingLockedError(
                 "live trading is locked: connect with allow_live=True (and live keys) to unlock it; "
                 "nothing was sent"
@@ -134,6 +190,9 @@ class Session:
             self._clients[config.kind] = client
         return client
 
+    def _data_kind(self) -> AccountKind:
+        return "paper" if "paper" in self._accounts else "live"
+
     @property
     def trading(self) -> SafeTradingClient:
         return self.client()
@@ -143,10 +202,11 @@ class Session:
         if self._data is None:
             from .data import SafeDataClient
 
-            kind: AccountKind = "paper" if "paper" in self._accounts else "live"
-            config = self._accounts[kind]
-            self._data = SafeDataClient(config, timeout=self.timeout, limiter=self._limiters[kind])
-            self._data._anb_trading = self.client(kind)  # for /v2/assets look-ups (unknown symbols)
+            kind = self._data_kind()
+            trading = self.client(kind) if kind == "paper" or self._allow_live else None
+            self._data = SafeDataClient(
+                self._accounts[kind], timeout=self.timeout, limiter=self._limiters[kind], trading=trading
+            )
         return self._data
 
     @property
@@ -155,17 +215,25 @@ class Session:
         if self._closed:
             raise NoSessionError("this session is closed: run `%alpaca connect` or alpaca_nb.connect()")
         if self._stream is None or self._stream.state.value == "closed":
+            from .config import redact_logs
             from .stream import StreamHub
 
-            kind: AccountKind = "paper" if "paper" in self._accounts else "live"
+            redact_logs()  # the stream's libraries are imported now: their loggers exist
             trading = self._accounts.get(self.default_account)
-            self._stream = StreamHub(self._accounts[kind], trading_account=trading)
+            self._stream = StreamHub(self._accounts[self._data_kind()], trading_account=trading)
         return self._stream
 
     def stop_stream(self) -> None:
         """Close the stream hub (a new one starts on the next use of ``stream``)."""
         if self._stream is not None:
             self._stream.close()
+
+    def _remember(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Exception as err:
+            self.last_error = f"{type(err).__name__}: {err}"
+            raise
 
     # ----- market data ------------------------------------------------------------------------
     def bars(
@@ -216,59 +284,73 @@ class Session:
         """
         from .data import fetch_bars
 
-        call = lambda: fetch_bars(  # noqa: E731
-            self.market_data,
-            symbols,
-            timeframe,
-            start,
-            end,
-            limit=limit,
-            feed=feed,
-            adjustment=adjustment,
-            sort=sort,
-            tz=tz,
-            progress=progress,
-        )
-        return cast("pd.DataFrame", self._remember(call))
+        options: dict[str, Any] = {"limit": limit, "feed": feed, "adjustment": adjustment, "sort": sort,
+                                   "tz": tz, "progress": progress}  # fmt: skip
+        return self._remember(lambda: fetch_bars(self.market_data, symbols, timeframe, start, end, **options))
 
     def latest_quotes(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
         """The latest bid/ask per symbol (index: symbol)."""
         from .data import fetch_latest
 
-        return cast(
-            "pd.DataFrame", self._remember(lambda: fetch_latest(self.market_data, "quotes", symbols, feed))
-        )
+        return self._remember(lambda: fetch_latest(self.market_data, "quotes", symbols, feed))
 
     def latest_trades(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
         """The latest trade per symbol (index: symbol)."""
         from .data import fetch_latest
 
-        return cast(
-            "pd.DataFrame", self._remember(lambda: fetch_latest(self.market_data, "trades", symbols, feed))
-        )
+        return self._remember(lambda: fetch_latest(self.market_data, "trades", symbols, feed))
 
     def snapshots(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
         """Price, bid/ask, today's bar and the change since the previous close, per symbol."""
         from .data import fetch_snapshots
 
-        return cast("pd.DataFrame", self._remember(lambda: fetch_snapshots(self.market_data, symbols, feed)))
+        return self._remember(lambda: fetch_snapshots(self.market_data, symbols, feed))
+
+    def quote(self, symbol: str) -> tuple[Quote | None, str]:
+        """The freshest quote the kernel has for ``symbol`` and where it came from ("stream" or "REST").
+
+        The stream's latest quote if it is at most ``QUOTE_MAX_AGE_S`` old, else one REST request."""
+        symbol = normalize_symbol(symbol)
+        hub = self._stream
+        if hub is not None and hub.state.value != "closed":
+            latest = hub.latest_quote(symbol)
+            if latest is not None and time.time_ns() - latest.t_ns <= QUOTE_MAX_AGE_S * 1e9:
+                return latest, "stream"
+        payload = self._remember(
+            lambda: self.market_data.get_json("/stocks/quotes/latest", {"symbols": symbol})
+        )
+        row = ((payload or {}).get("quotes") or {}).get(symbol)
+        if not row:
+            return None, "REST had no quote"
+        return quote_of(row, 0), "REST"
 
     # ----- the account ----------------------------------------------------------------------------
     def account(self, *, account: str | None = None) -> Account:
         """The account: equity, cash, buying power, day P&L, flags (a card when displayed)."""
-        from .account import Account
+        from .trading.account import Account
 
         client = self.client(account)
-        raw = self._remember(lambda: client._exchange("GET", "/account").json())
+        raw = self._remember(lambda: client.get_json("/account"))
         kind = account or self.default_account
         return Account.from_alpaca(raw, "demo" if self._mode == "demo" and kind == "paper" else kind)
 
     def positions(self, *, account: str | None = None) -> pd.DataFrame:
         """Open positions, indexed by symbol (numbers as float64)."""
-        from .account import positions_frame
+        from .trading.account import positions_frame
 
         client = self.client(account)
-        return positions_frame(self._remember(lambda: client._exchange("GET", "/positions").json()))
+        return positions_frame(self._remember(lambda: client.get_json("/positions")))
+
+    def open_orders_raw(self, *, account: str | None = None) -> list[dict[str, Any]]:
+        """Open orders as Alpaca's JSON objects, newest first (for views that render them)."""
+        client = self.client(account)
+        params = {"status": "open", "limit": 500, "direction": "desc"}
+        return cast("list[dict[str, Any]]", self._remember(lambda: client.get_json("/orders", params)))
+
+    def account_raw(self, *, account: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The account and its positions as Alpaca's JSON objects (for views that render them)."""
+        client = self.client(account)
+        return self._remember(lambda: (client.get_json("/account"), client.get_json("/positions")))
 
     def orders(
         self,
@@ -281,7 +363,7 @@ class Session:
         account: str | None = None,
     ) -> pd.DataFrame:
         """Orders, newest first (``status``: open, closed or all); more than 500 are fetched in windows."""
-        from .account import fetch_orders, orders_frame
+        from .trading.account import fetch_orders, orders_frame
 
         client = self.client(account)
         rows = self._remember(
@@ -289,7 +371,56 @@ class Session:
         )
         return orders_frame(rows)
 
-    # ----- orders -----------------------------------------------------------------------------
+    def account_configurations(self, *, account: str | None = None) -> Any:
+        """The account's configurations (alpaca-py ``AccountConfiguration``: shorting, fractional, …)."""
+        client = self.client(account)
+        return self._remember(client.get_account_configurations)
+
+    def set_account_configurations(self, *, account: str | None = None, **changes: Any) -> Any:
+        """Change some configurations, e.g. ``set_account_configurations(no_shorting=True)``."""
+        client = self.client(account)
+        config: Any = self._remember(client.get_account_configurations)
+        unknown = set(changes) - set(type(config).model_fields)
+        if unknown:
+            raise ValidationError(f"unknown account configuration: {', '.join(sorted(unknown))}")
+        updated = config.model_copy(update=changes)
+        return self._remember(lambda: client.set_account_configurations(updated))
+
+    def asset(self, symbol: str, *, account: str | None = None) -> dict[str, Any]:
+        """Alpaca's asset object for ``symbol`` (tradable, fractionable, shortable…), cached for 5 minutes."""
+        symbol = normalize_symbol(symbol)
+        client = self.client(account or ("paper" if "paper" in self._accounts else None))
+        key = (client.account_kind, symbol)
+        cached = self._assets.get(key)
+        if cached is None or time.monotonic() - cached[0] > ASSET_TTL_S:
+            cached = (time.monotonic(), self._remember(lambda: client.get_json(f"/assets/{symbol}")))
+            self._assets[key] = cached
+        return cached[1]
+
+    # ----- orders: the one path -----------------------------------------------------------------
+    def check(
+        self, request: OrderRequest, *, account: str | None = None, limits: Limits | None = None
+    ) -> CheckedOrder:
+        """Run the pre-trade policy on ``request`` (``trading.build_order_request``) without sending it.
+
+        ``limits`` tighten the session's own (a ticket's, say); they never loosen them."""
+        from .trading import check_order
+
+        client = self.client(account)  # the interlock first: a locked live check sends nothing
+        effective = self._limits if limits is None else self._limits.tighter(limits)
+        view = _MarketView(self, client)
+        return self._remember(lambda: check_order(request, view, effective, client.account_kind))
+
+    def place(
+        self, request: OrderRequest, *, account: str | None = None, limits: Limits | None = None
+    ) -> Order:
+        """Check ``request`` and send it exactly once; every entry point ends here."""
+        from .trading import place_order
+
+        checked = self.check(request, account=account, limits=limits)
+        client = self.client(checked.account)
+        return self._remember(lambda: place_order(client, checked.request))
+
     def submit_order(
         self,
         symbol: str,
@@ -304,51 +435,99 @@ class Session:
         trail_price: float | str | None = None,
         trail_percent: float | str | None = None,
         extended_hours: bool = False,
+        order_class: str | None = None,
+        take_profit: Any = None,
+        stop_loss: Any = None,
         client_order_id: str | None = None,
         account: str | None = None,
     ) -> Order:
-        """Place an order exactly once (a ``client_order_id`` is generated if not given).
+        """Place an order exactly once, after the session's pre-trade checks.
+
+        A ``client_order_id`` is generated if not given; sending again with the same one finds the
+        order instead of making a second. ``order_class="bracket"`` with ``take_profit=P`` and
+        ``stop_loss=S`` (or ``{"stop_price": S, "limit_price": L}``); also ``"oco"`` and ``"oto"``;
+        ``type="trailing_stop"`` with ``trail_percent`` or ``trail_price``.
 
         Examples
         --------
         >>> s.submit_order("AAPL", qty=10, side="buy", type="limit", limit_price=150, time_in_force="gtc")
+        >>> s.submit_order("AAPL", qty=10, type="limit", limit_price=150, order_class="bracket",
+        ...                take_profit=160, stop_loss=145)
         """
-        from .trading import build_order_request, place_order
+        from .trading import build_order_request
 
         request = build_order_request(
-            symbol,
-            qty=qty,
-            notional=notional,
-            side=side,
-            type=type,
-            time_in_force=time_in_force,
-            limit_price=limit_price,
-            stop_price=stop_price,
-            trail_price=trail_price,
-            trail_percent=trail_percent,
-            extended_hours=extended_hours,
-            client_order_id=client_order_id,
-        )
-        return cast("Order", self._remember(lambda: place_order(self.client(account), request)))
+            symbol, qty=qty, notional=notional, side=side, type=type, time_in_force=time_in_force,
+            limit_price=limit_price, stop_price=stop_price, trail_price=trail_price,
+            trail_percent=trail_percent, extended_hours=extended_hours, client_order_id=client_order_id,
+            order_class=order_class, take_profit=take_profit, stop_loss=stop_loss,
+        )  # fmt: skip
+        return self.place(request, account=account)
 
     def get_order(self, order_id: str, *, account: str | None = None) -> Order:
         """An order by its id or its client_order_id."""
         client = self.client(account)
-        try:
-            import uuid
+        key = str(order_id).strip()
+        if not key:
+            raise ValidationError("give an order id or a client_order_id")
+        if _is_uuid(key):
+            return cast("Order", self._remember(lambda: client.get_order_by_id(key)))
+        return cast("Order", self._remember(lambda: client.get_order_by_client_id(key)))
 
-            uuid.UUID(str(order_id))
-        except ValueError:
-            return cast("Order", self._remember(lambda: client.get_order_by_client_id(order_id)))
-        return cast("Order", self._remember(lambda: client.get_order_by_id(order_id)))
+    def replace_order(
+        self,
+        order_id: str,
+        *,
+        qty: int | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        trail: float | None = None,
+        time_in_force: str | None = None,
+        client_order_id: str | None = None,
+        account: str | None = None,
+    ) -> Order:
+        """Replace an open order (the new one carries a client_order_id: it exists at most once)."""
+        from alpaca.trading.requests import ReplaceOrderRequest
 
-    def cancel_order(self, order_id: str, *, account: str | None = None) -> None:
+        from ._wire import STOCK
+        from .trading import new_client_order_id, replace_order
+        from .trading.requests import choice, number
+
+        TIME_IN_FORCE = STOCK.time_in_force
+
         client = self.client(account)
-        self._remember(lambda: client.cancel_order_by_id(order_id))
+        if not _is_uuid(str(order_id)):
+            raise ValidationError(f"not an order id: {order_id!r}")
+        q = number("qty", qty)
+        if q is not None and q != int(q):
+            raise ValidationError("qty of a replacement must be a whole number")
+        tif = None if time_in_force is None else choice("time_in_force", time_in_force, TIME_IN_FORCE)
+        fields: dict[str, Any] = {
+            "qty": None if q is None else int(q),
+            "limit_price": number("limit_price", limit_price),
+            "stop_price": number("stop_price", stop_price),
+            "trail": number("trail", trail),
+            "time_in_force": tif,
+        }
+        if all(v is None for v in fields.values()):
+            raise ValidationError("give at least one of qty, limit_price, stop_price, trail, time_in_force")
+        request = ReplaceOrderRequest(**fields, client_order_id=client_order_id or new_client_order_id())
+        return self._remember(lambda: replace_order(client, str(order_id), request))
+
+    def cancel_order(self, order_id: str, *, account: str | None = None) -> Order | None:
+        """Cancel an order. None when Alpaca took the cancel; after a lost answer, the order as found."""
+        from .trading import cancel_order
+
+        client = self.client(account)
+        if not _is_uuid(str(order_id)):
+            raise ValidationError(f"not an order id: {order_id!r}")
+        return self._remember(lambda: cancel_order(client, str(order_id)))
 
     def cancel_all_orders(self, *, account: str | None = None) -> list[Any]:
+        from .trading import cancel_all_orders
+
         client = self.client(account)
-        return cast("list[Any]", self._remember(client.cancel_orders))
+        return self._remember(lambda: cancel_all_orders(client))
 
     def close_position(
         self,
@@ -358,29 +537,34 @@ class Session:
         percentage: float | None = None,
         account: str | None = None,
     ) -> Order:
+        """Close all of a position, ``qty`` shares of it, or ``percentage`` (0–100] of it."""
         from alpaca.trading.requests import ClosePositionRequest
 
+        from .trading import close_position
+        from .trading.requests import number
+
         client = self.client(account)
+        raw = str(symbol).strip() if isinstance(symbol, str) else symbol
+        if not raw:
+            raise ValidationError("give the symbol (or asset id) of the position to close")
+        key = raw if _is_uuid(raw) else normalize_symbol(raw)  # an asset id keeps its case
+        q, pct = number("qty", qty), number("percentage", percentage)
+        if q is not None and pct is not None:
+            raise ValidationError("give qty or percentage, not both")
+        if pct is not None and pct > 100:
+            raise ValidationError(f"percentage must be at most 100, not {percentage!r}")
         options = None
-        if qty is not None or percentage is not None:
+        if q is not None or pct is not None:
             options = ClosePositionRequest(
-                qty=None if qty is None else str(qty),
-                percentage=None if percentage is None else str(percentage),
+                qty=None if q is None else f"{q:g}", percentage=None if pct is None else f"{pct:g}"
             )
-        return cast("Order", self._remember(lambda: client.close_position(symbol.upper(), options)))
+        return self._remember(lambda: close_position(client, key, options))
 
     def close_all_positions(self, *, cancel_orders: bool = False, account: str | None = None) -> list[Any]:
-        client = self.client(account)
-        return cast(
-            "list[Any]", self._remember(lambda: client.close_all_positions(cancel_orders=cancel_orders))
-        )
+        from .trading import close_all_positions
 
-    def _remember(self, call: Any) -> Any:
-        try:
-            return call()
-        except Exception as err:
-            self.last_error = f"{type(err).__name__}: {err}"
-            raise
+        client = self.client(account)
+        return self._remember(lambda: close_all_positions(client, cancel_orders=bool(cancel_orders)))
 
     # ----- status and lifecycle ---------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -395,17 +579,18 @@ class Session:
                 "data_stream": config.endpoints.data_stream,
                 "trading_stream": config.endpoints.trading_stream,
                 "request_budget": "unlimited" if limit is None else f"{remaining}/{limit} left this minute",
-                "locked": kind == "live" and not self.allow_live,
+                "locked": kind == "live" and not self._allow_live,
             }
         return {
             "mode": self._mode,
             "closed": self._closed,
-            "orders_go_to": self._orders_go_to(),
-            "live": "unlocked" if self.allow_live and "live" in self._accounts else "locked",
+            "orders_go_to": self.orders_go_to(),
+            "live": "unlocked" if self.live_unlocked else "locked",
             "accounts": accounts,
             "simulator": self.simulator.base_url if self.simulator and self.simulator.running else None,
             "stream": self._stream_status(),
             "timeout_s": self.timeout,
+            "limits": {"max_notional": self.max_notional, "max_position": self.max_position},
             "last_error": self.last_error,
         }
 
@@ -420,7 +605,8 @@ class Session:
             + (f", last message {age:.1f} s ago" if age is not None else "")
         )
 
-    def _orders_go_to(self) -> str:
+    def orders_go_to(self) -> str:
+        """Where this session's orders go by default, in words."""
         kind = self.default_account
         if self._mode == "demo":
             return "the simulator's paper account (no real orders)"
@@ -447,120 +633,35 @@ class Session:
         self.close()
 
 
-def _keys(api_key: str | None, secret_key: str | None, kind: AccountKind) -> Credentials | None:
-    if api_key or secret_key:
-        if not (api_key and secret_key):
-            raise ConfigurationError("pass both api_key and secret_key, or neither")
-        return Credentials.of(api_key, secret_key)
-    return env_credentials(kind)
+class _MarketView:
+    """The pre-trade policy's view of one account (``trading.checks.MarketView``)."""
+
+    def __init__(self, session: Session, client: SafeTradingClient) -> None:
+        self._session = session
+        self._client = client
+
+    def asset(self, symbol: str) -> dict[str, Any]:
+        return self._session.asset(symbol, account=self._client.account_kind)
+
+    def quote(self, symbol: str) -> tuple[Quote | None, str]:
+        return self._session.quote(symbol)
+
+    def buying_power(self) -> float:
+        return float((self._client.get_json("/account") or {}).get("buying_power") or 0.0)
+
+    def position_qty(self, symbol: str) -> float:
+        try:
+            return float((self._client.get_json(f"/positions/{symbol}") or {}).get("qty") or 0.0)
+        except NotFoundError:
+            return 0.0
 
 
-def connect(
-    mode: str = "auto",
-    *,
-    api_key: str | None = None,
-    secret_key: str | None = None,
-    live_api_key: str | None = None,
-    live_secret_key: str | None = None,
-    allow_live: bool = False,
-    timeout: float = 10.0,
-    seed: int = 0,
-    rate_limit: int | None = 200,
-    feed: str = "iex",
-    simulator: Simulator | None = None,
-    endpoints: Mapping[AccountKind, Endpoints] | None = None,
-    quiet: bool = False,
-) -> Session:
-    """Create the current session (closing the previous one) and return it.
-
-    Parameters
-    ----------
-    mode:
-        ``"auto"`` (paper when ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY`` are set, else demo),
-        ``"demo"`` (the built-in simulator; no keys needed), ``"paper"`` or ``"live"``.
-    allow_live:
-        Unlock live trading (needs ``APCA_LIVE_API_KEY_ID``/``APCA_LIVE_API_SECRET_KEY``; in demo
-        mode, the simulator's live account). Without it, nothing is ever sent to a live account.
-    timeout:
-        Seconds to wait for any HTTP answer (default 10).
-    seed:
-        The simulator's seed in demo mode (same seed, same market history).
-    rate_limit:
-        Requests per minute per key, kept on the client side (Alpaca allows 200; ``None``: off).
-    simulator:
-        Use this running ``Simulator`` (demo mode) instead of starting one.
-    endpoints:
-        Point paper/live at other Alpaca-compatible URLs (advanced; e.g. a proxy or the simulator).
-
-    Examples
-    --------
-    >>> import alpaca_nb as anb
-    >>> s = anb.connect("demo", seed=7)
-    alpaca_nb: demo mode — the built-in simulator at http://127.0.0.1:...; orders go to its paper account.
-    """
-    global _current
-    paper_keys = _keys(api_key, secret_key, "paper") if mode != "demo" else None
-    live_keys = _keys(live_api_key, live_secret_key, "live") if mode != "demo" else None
-    chosen = (
-        "demo"
-        if simulator is not None
-        else resolve_mode(mode, has_paper_keys=paper_keys is not None, has_live_keys=live_keys is not None)
-    )
-    if chosen == "live" and not allow_live:
-        raise LiveTradingLockedError('live mode needs allow_live=True: connect("live", allow_live=True)')
-    with _current_lock:
-        previous, _current = _current, None
-    if previous is not None:
-        previous.close()
-    if chosen == "demo":
-        session = _demo_session(
-            simulator, seed=seed, allow_live=allow_live, timeout=timeout, rate_limit=rate_limit
-        )
-        if not quiet:
-            assert session.simulator is not None
-            print(
-                f"alpaca_nb: demo mode — the built-in simulator at {session.simulator.base_url} "
-                f"(seed {session.simulator.seed}); orders go to its paper account."
-            )
-    else:
-        accounts: dict[AccountKind, AccountConfig] = {}
-        pairs: tuple[tuple[AccountKind, Credentials | None], ...] = (
-            ("paper", paper_keys),
-            ("live", live_keys),
-        )
-        for kind, keys in pairs:
-            if keys is not None:
-                where = (endpoints or {}).get(kind) or alpaca_endpoints(kind, feed)
-                accounts[kind] = AccountConfig(kind, keys, where)
-        session = Session(chosen, accounts, allow_live=allow_live, timeout=timeout, rate_limit=rate_limit)
-        if not quiet:
-            print(f"alpaca_nb: {chosen} mode — orders go to {session._orders_go_to()}.")
-    with _current_lock:
-        _current = session
-    return session
-
-
-def _demo_session(
-    simulator: Simulator | None, *, seed: int, allow_live: bool, timeout: float, rate_limit: int | None
-) -> Session:
-    from .sim import Simulator
-
-    owns = simulator is None
-    sim = simulator or Simulator(seed=seed, hours="always", rate_limit=rate_limit).start()
-    accounts: dict[AccountKind, AccountConfig] = {}
-    kinds: tuple[AccountKind, ...] = ("paper", "live")
-    for kind in kinds:
-        where = Endpoints(sim.base_url, sim.base_url, sim.data_stream_url, sim.trading_stream_url)
-        accounts[kind] = AccountConfig(kind, Credentials.of(*sim.credentials(kind)), where)
-    return Session(
-        "demo",
-        accounts,
-        allow_live=allow_live,
-        timeout=timeout,
-        rate_limit=rate_limit,
-        simulator=sim,
-        owns_simulator=owns,
-    )
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def current_session() -> Session:
@@ -571,10 +672,15 @@ def current_session() -> Session:
     return session
 
 
-def close_current() -> None:
-    """Close the current session, if any."""
+def replace_current(session: Session | None) -> None:
+    """Make ``session`` the current one, closing the previous (``connect`` calls this)."""
     global _current
     with _current_lock:
-        previous, _current = _current, None
-    if previous is not None:
+        previous, _current = _current, session
+    if previous is not None and previous is not session:
         previous.close()
+
+
+def close_current() -> None:
+    """Close the current session, if any."""
+    replace_current(None)

@@ -28,8 +28,9 @@ import websockets
 from alpaca.data.live import StockDataStream
 from alpaca.trading.stream import TradingStream
 
+from ._wire import RECORDS, Quote, normalize_symbol
 from .config import AccountConfig
-from .errors import StreamError, ValidationError
+from .errors import StreamError
 
 log = logging.getLogger("alpaca_nb.stream")
 # alpaca-py logs every reconnect as a warning; with no handler configured Python would print it into
@@ -37,7 +38,6 @@ log = logging.getLogger("alpaca_nb.stream")
 # logging still receives alpaca-py's records (they propagate past this handler).
 logging.getLogger("alpaca").addHandler(logging.NullHandler())
 CHANNELS = ("quotes", "trades", "bars")
-_TYPE_TO_CHANNEL = {"q": "quotes", "t": "trades", "b": "bars"}
 Callback = Callable[[str, str, tuple[Any, ...]], None]
 
 
@@ -263,15 +263,21 @@ class StreamHub:
         self._callbacks = dict(index)  # swapped whole: the engine thread reads it without the lock
 
     def quotes(self, symbol: str) -> list[tuple[Any, ...]]:
-        """Buffered quotes of ``symbol``, oldest first: ``(t_ns, bid, bid_size, ask, ask_size)``."""
+        """Buffered quotes of ``symbol``, oldest first: ``Quote(t_ns, bid, bid_size, ask, ask_size)``."""
         return self._snapshot("quotes", symbol)
 
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The newest buffered quote of ``symbol`` (None if there is none)."""
+        with self._lock:
+            buffer = self._buffers.get(("quotes", symbol.upper()))
+            return buffer[-1] if buffer else None  # type: ignore[return-value]
+
     def trades(self, symbol: str) -> list[tuple[Any, ...]]:
-        """Buffered trades: ``(t_ns, price, size)``."""
+        """Buffered trades: ``Trade(t_ns, price, size)``."""
         return self._snapshot("trades", symbol)
 
     def bars(self, symbol: str) -> list[tuple[Any, ...]]:
-        """Buffered minute bars: ``(t_ns, open, high, low, close, volume, trade_count, vwap)``."""
+        """Buffered minute bars: ``Bar(t_ns, open, high, low, close, volume, trade_count, vwap)``."""
         return self._snapshot("bars", symbol)
 
     def _snapshot(self, channel: str, symbol: str) -> list[tuple[Any, ...]]:
@@ -494,21 +500,15 @@ class StreamHub:
         buffers, callbacks = self._buffers, self._callbacks
         for msg in messages:
             kind = msg.get("T")
-            channel = _TYPE_TO_CHANNEL.get(kind)  # type: ignore[arg-type]
-            if channel is None:
+            record = RECORDS.get(kind)  # type: ignore[arg-type]
+            if record is None:
                 if kind == "error":
                     self._failed(StreamError(f"stream error {msg.get('code')}: {msg.get('msg')}"))
                 continue
+            channel, make = record
             symbol = msg.get("S", "")
             stamp = msg.get("t")
-            t_ns = stamp.to_unix_nano() if isinstance(stamp, msgpack.Timestamp) else 0
-            if channel == "quotes":
-                item: tuple[Any, ...] = (t_ns, msg.get("bp"), msg.get("bs"), msg.get("ap"), msg.get("as"))
-            elif channel == "trades":
-                item = (t_ns, msg.get("p"), msg.get("s"))
-            else:
-                item = (t_ns, msg.get("o"), msg.get("h"), msg.get("l"), msg.get("c"), msg.get("v"),
-                        msg.get("n"), msg.get("vw"))  # fmt: skip
+            item = make(msg, stamp.to_unix_nano() if isinstance(stamp, msgpack.Timestamp) else 0)
             key = (channel, symbol)
             buffer = buffers.get(key)
             if buffer is not None:
@@ -567,9 +567,4 @@ async def _stop(stream: _HubStream) -> None:
 
 
 def _symbol(raw: str) -> str:
-    import re
-
-    sym = str(raw).strip().upper()
-    if not re.fullmatch(r"[A-Z][A-Z0-9.]{0,9}", sym):
-        raise ValidationError(f"not a valid stock symbol: {raw!r}")
-    return sym
+    return normalize_symbol(raw)

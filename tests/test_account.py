@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -11,10 +12,10 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import alpaca_nb as anb
 from alpaca_nb import errors
-from alpaca_nb.account import Account
 from alpaca_nb.session import Session, close_current
 from alpaca_nb.sim import Simulator
-from tests import comm_capture
+from alpaca_nb.trading.account import Account
+from tests import comm_capture, front_end
 from tests.conftest import wait_until
 
 
@@ -94,7 +95,7 @@ def test_account_view_follows_fills_and_cancels_exactly_one(session: Session) ->
     keep = session.submit_order("KO", qty=1, type="limit", limit_price=1, time_in_force="gtc")
     drop = session.submit_order("KO", qty=2, type="limit", limit_price=2, time_in_force="gtc")
     assert wait_until(lambda: {o["id"] for o in view.orders} == {str(keep.id), str(drop.id)}, 5)
-    view._on_front_end(None, {"type": "cancel", "id": str(drop.id)}, [])  # what the button sends
+    front_end.send(view, {"type": "cancel", "id": str(drop.id)})  # what the row's button sends
     assert wait_until(lambda: [o["id"] for o in view.orders] == [str(keep.id)], 5)
     assert session.get_order(str(drop.id)).status == "canceled"
     assert session.get_order(str(keep.id)).status == "new"
@@ -136,8 +137,8 @@ def test_account_magics(session: Session, capsys: pytest.CaptureFixture[str]) ->
     assert list(positions.index) == ["SPY"] and ip.user_ns["pos"] is positions
     orders = ip.run_line_magic("alpaca", "orders --status all --limit 5")
     assert isinstance(orders, pd.DataFrame) and len(orders) == 1
-    assert ip.run_line_magic("alpaca", "account --live") is None
-    assert "LiveTradingLockedError" in capsys.readouterr().err
+    with pytest.raises(errors.LiveTradingLockedError):
+        ip.run_line_magic("alpaca", "account --live")
 
 
 def test_widgets_close_cleanly_after_their_session_closed() -> None:
@@ -148,7 +149,12 @@ def test_widgets_close_cleanly_after_their_session_closed() -> None:
             anb.OrderTicket("AAPL", session=session),
             anb.QuoteChart("AAPL", session=session),
         ]
+        hub = session.stream
         session.close()
         for widget in widgets:
             widget.close()  # no error: the stream went away with the session
+            assert widget.comm is None  # really closed: its comm to the browser is gone
+        assert hub.state.value == "closed"
+        alive = [t.name for t in threading.enumerate() if t.name in ("alpaca-nb-stream", "alpaca-nb-pump")]
+        assert alive == [], alive
         close_current()

@@ -13,6 +13,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from alpaca_nb import errors
 from alpaca_nb.magics import SUBCOMMANDS, complete
 from alpaca_nb.session import close_current, current_session
 
@@ -60,27 +61,52 @@ def test_connect_and_status(ip: InteractiveShell, capsys: pytest.CaptureFixture[
         assert needle in out
 
 
-def test_errors_are_one_line(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+def _failed_line(ip: InteractiveShell, line: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``line`` as a cell: it must fail the cell; returns what the cell showed."""
+    capsys.readouterr()
+    result = ip.run_cell(line)
+    shown = capsys.readouterr()
+    assert result.error_in_exec is not None, f"{line!r} did not fail its cell"
+    return shown.out + shown.err
+
+
+def test_errors_fail_the_cell_in_one_line(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
     close_current()
-    ip.run_line_magic("alpaca", "status")
-    err = capsys.readouterr().err
-    assert err.startswith("NoSessionError: ") and err.count("\n") == 1
-    ip.run_line_magic("alpaca", "nonsense")
-    assert (
-        capsys.readouterr().err == "UsageError: %alpaca: unknown subcommand 'nonsense' (see %alpaca help)\n"
-    )
-    ip.run_line_magic("alpaca", "connect sideways")
-    err = capsys.readouterr().err
-    assert (
-        err.startswith("UsageError: %alpaca connect: argument mode: invalid choice") and err.count("\n") == 1
-    )
-    ip.run_line_magic("alpaca", "connect demo --seed x")
-    assert "invalid int value" in capsys.readouterr().err
-    ip.run_line_magic("alpaca", "status -o 1bad")
-    assert capsys.readouterr().err  # NoSessionError or bad name: one line either way
+    cases = {
+        "%alpaca status": "NoSessionError: no alpaca_nb session",
+        "%alpaca nonsense": "UsageError: %alpaca: unknown subcommand 'nonsense' (see %alpaca help)",
+        "%alpaca connect sideways": "UsageError: %alpaca connect: argument mode: invalid choice",
+        "%alpaca connect demo --seed x": "invalid int value",
+        "%alpaca connect demo --timeout 0": "ConfigurationError: timeout must be",
+        "%alpaca status -o 1bad": "UsageError: %alpaca status: -o needs a Python name",
+    }
+    for line, needle in cases.items():
+        shown = _failed_line(ip, line, capsys)
+        assert needle in shown and shown.strip().count("\n") == 0, (line, shown)
+        assert "Traceback" not in shown
+    with pytest.raises(errors.NoSessionError):  # the magic raises the error itself: catchable as such
+        ip.run_line_magic("alpaca", "status")
     ip.run_line_magic("config", "AlpacaMagics.short_errors = False")
     with pytest.raises(UsageError):
         ip.run_line_magic("alpaca", "nonsense")
+    shown = _failed_line(ip, "%alpaca status", capsys)
+    assert "NoSessionError" in shown and shown.count("\n") > 2  # the whole traceback
+
+
+def test_run_all_stops_at_a_failed_order(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    """The cell after a failed %alpaca line never runs (what "Run All" and nbval rely on)."""
+    ip.run_line_magic("alpaca", "connect demo --seed 2")
+    session = current_session()
+    assert session.simulator is not None
+    cells = ["%alpaca buy 10 ZZZZ", "%alpaca buy 1 AAPL"]
+    ran = []
+    for cell in cells:
+        result = ip.run_cell(cell)
+        ran.append(cell)
+        if not result.success:
+            break
+    assert ran == cells[:1]
+    assert session.simulator.orders() == []
 
 
 def test_dash_h_prints_subcommand_help(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,10 +160,11 @@ def test_bars_and_quote(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
     assert many.equals(expected)
     quotes = ip.run_line_magic("alpaca", "quote AAPL,SPY -o q")
     assert list(quotes.index) == ["AAPL", "SPY"] and ip.user_ns["q"] is quotes
-    capsys.readouterr()
-    assert ip.run_line_magic("alpaca", "bars AAPL 7Day") is None
-    assert capsys.readouterr().err.startswith("ValidationError: not a timeframe Alpaca serves: '7Day'")
-    assert ip.run_line_magic("alpaca", "bars AAPL 1d --start 2024-03-01 --end 2024-02-01") is None
-    assert "is after end" in capsys.readouterr().err
-    assert ip.run_line_magic("alpaca", "quote ZZZZ") is None
-    assert capsys.readouterr().err.startswith("SymbolNotFoundError: unknown symbol: ZZZZ")
+    shown = _failed_line(ip, "%alpaca bars AAPL 7Day", capsys)
+    assert shown.startswith("ValidationError: not a timeframe Alpaca serves: '7Day'")
+    assert "is after end" in _failed_line(
+        ip, "%alpaca bars AAPL 1d --start 2024-03-01 --end 2024-02-01", capsys
+    )
+    assert _failed_line(ip, "%alpaca quote ZZZZ", capsys).startswith(
+        "SymbolNotFoundError: unknown symbol: ZZZZ"
+    )

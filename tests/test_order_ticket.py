@@ -16,9 +16,8 @@ from alpaca_nb import errors
 from alpaca_nb.session import Session, close_current
 from alpaca_nb.sim import Simulator
 from alpaca_nb.widgets import OrderTicket
+from tests import front_end
 from tests.conftest import wait_until
-
-SEEN = {"ticket": 0, "magic": 0}
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +41,9 @@ def ticket(session: Session) -> Iterator[OrderTicket]:
 
 def _private_session(sim: Simulator, allow_live: bool = False) -> Session:
     """A demo session on ``sim`` that does not replace the current one (the module's)."""
-    from alpaca_nb.session import _demo_session
-
-    return _demo_session(sim, seed=0, allow_live=allow_live, timeout=10, rate_limit=None)
+    return anb.connect(
+        "demo", simulator=sim, allow_live=allow_live, rate_limit=None, quiet=True, current=False
+    )
 
 
 def _order_count(sim: Simulator) -> int:
@@ -82,44 +81,60 @@ def bad_ticket(draw: Any) -> dict[str, str]:
     return fields
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(fields=bad_ticket())
-def test_bad_ticket_fields_send_nothing(ticket: OrderTicket, sim: Simulator, fields: dict[str, str]) -> None:
-    before = _order_count(sim)
-    with ticket.hold_trait_notifications():
-        for name, value in fields.items():
-            setattr(ticket, name, value)
-    ticket.message = ""
-    assert ticket.submit() is None
-    assert ticket.message and "\n" not in ticket.message
-    assert _order_count(sim) == before
-    SEEN["ticket"] += 1
+def test_bad_ticket_fields_send_nothing(ticket: OrderTicket, sim: Simulator) -> None:
+    """1,000 generated bad forms, written as the browser writes them, then Submit pressed."""
+    tried = 0
+
+    @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(fields=bad_ticket())
+    def one(fields: dict[str, str]) -> None:
+        nonlocal tried
+        before = _order_count(sim)
+        front_end.write(ticket, **fields)
+        ticket.message = ""
+        front_end.send(ticket, {"type": "submit"})
+        assert ticket.message and "\n" not in ticket.message
+        assert _order_count(sim) == before
+        tried += 1
+
+    one()
+    print(f"\nbad ticket inputs tried: {tried}")
+    assert tried >= 1000
 
 
 words = st.sampled_from(
     ["AAPL", "aapl", "-1", "0", "abc", "--limit", "--stop", "--tif", "forever", "--notional", "nan", "1e999",
-     "ZZZZ", "--live", "'", "--limit=-3", "x", "10"]
+     "ZZZZ", "--live", "'", "--limit=-3", "x", "10", "--take-profit", "--stop-loss", "--trail-percent"]
 )  # fmt: skip
 
 
-@settings(max_examples=1100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(side=st.sampled_from(["buy", "sell"]), tokens=st.lists(words, min_size=0, max_size=5))
 def test_bad_buy_sell_lines_send_nothing(
-    session: Session, sim: Simulator, side: str, tokens: list[str], capsys: pytest.CaptureFixture[str]
+    session: Session, sim: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    line = " ".join(tokens)
-    valid = _plausibly_valid(tokens)
-    if valid:
-        return  # only lines that must be refused
+    """≥ 1,000 generated bad lines: each fails its cell with one line and sends nothing."""
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "alpaca_nb")
-    before = _order_count(sim)
-    capsys.readouterr()
-    assert ip.run_line_magic("alpaca", f"{side} {line}") is None
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1, err
-    assert _order_count(sim) == before
-    SEEN["magic"] += 1
+    tried = 0
+
+    @settings(max_examples=1100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(side=st.sampled_from(["buy", "sell"]), tokens=st.lists(words, min_size=0, max_size=5))
+    def one(side: str, tokens: list[str]) -> None:
+        nonlocal tried
+        if _plausibly_valid(tokens):
+            return  # only lines that must be refused
+        before = _order_count(sim)
+        capsys.readouterr()
+        result = ip.run_cell(f"%alpaca {side} {' '.join(tokens)}")
+        shown = capsys.readouterr()
+        assert result.error_in_exec is not None  # the cell failed
+        text = (shown.out + shown.err).strip()
+        assert text.count("\n") == 0 and ("Error: " in text), text
+        assert _order_count(sim) == before
+        tried += 1
+
+    one()
+    print(f"\nbad buy/sell lines tried: {tried}")
+    assert tried >= 1000
 
 
 def _plausibly_valid(tokens: list[str]) -> bool:
@@ -131,11 +146,6 @@ def _plausibly_valid(tokens: list[str]) -> bool:
         and positional[1].upper() == "AAPL"
         and "--live" not in tokens
     )
-
-
-def test_enough_bad_inputs_were_tried() -> None:
-    print(f"\nbad ticket inputs tried: {SEEN['ticket']}; bad buy/sell lines tried: {SEEN['magic']}")
-    assert SEEN["ticket"] >= 1000 and SEEN["magic"] >= 1000  # the few valid generated lines are skipped
 
 
 # ----- the live interlock -----------------------------------------------------------------------
@@ -156,17 +166,18 @@ def test_live_needs_the_confirmation_step() -> None:
         session = _private_session(sim, allow_live=True)
         ticket = OrderTicket("KO", session=session)
         assert ticket.account == "paper" and ticket.live_allowed  # paper every time, even when unlocked
-        ticket.account = "live"
-        ticket.qty, ticket.order_type = "3", "market"
-        assert ticket.submit() is None and ticket.confirming
+        front_end.write(ticket, account="live", qty="3", order_type="market")
+        front_end.send(ticket, {"type": "submit"})
+        assert ticket.confirming and ticket.review_token
         assert "LIVE" in ticket.confirm_text and "BUY 3 shares KO" in ticket.confirm_text
-        assert "estimated $" in ticket.confirm_text
+        assert "estimated $" in ticket.confirm_text and "estimated $0.00" not in ticket.confirm_text
         assert sim.orders("live") == []  # nothing reached the live account yet
-        ticket._on_front_end(None, {"type": "back"}, [])
+        front_end.send(ticket, {"type": "back"})
         assert not ticket.confirming and sim.orders("live") == []
-        ticket.submit()
-        order = ticket.submit(confirmed=True)
-        assert order is not None and [o["id"] for o in sim.orders("live")] == [str(order.id)]
+        front_end.send(ticket, {"type": "submit"})
+        front_end.send(ticket, {"type": "confirm", "token": ticket.review_token})
+        orders = sim.orders("live")
+        assert len(orders) == 1 and orders[0]["id"] == ticket.order_id and float(orders[0]["qty"]) == 3
         assert sim.orders("paper") == []
         ticket.close()
         session.close()
@@ -197,11 +208,11 @@ def test_double_click_and_resend_after_504_make_one_order() -> None:
 def test_pre_trade_limits_name_the_limit(session: Session, sim: Simulator) -> None:
     ticket = OrderTicket("NFLX", session=session, max_notional=1_000, max_position=5)
     before = _order_count(sim)
-    ticket.qty, ticket.order_type, ticket.limit_price = "10", "limit", "150"
-    ticket.submit()
+    front_end.write(ticket, qty="10", order_type="limit", limit_price="150")
+    front_end.send(ticket, {"type": "submit"})
     assert "max_notional $1,000.00" in ticket.message
-    ticket.qty, ticket.limit_price = "6", "1"
-    ticket.submit()
+    front_end.write(ticket, qty="6", limit_price="1")
+    front_end.send(ticket, {"type": "submit"})
     assert "max_position 5" in ticket.message
     assert _order_count(sim) == before
     ticket.close()
@@ -222,8 +233,8 @@ def test_trading_magics(
     assert "cancel requested for 1" in capsys.readouterr().out
     closed = ip.run_line_magic("alpaca", "close JPM")
     assert closed is not None and float(closed.qty) == 4
-    assert ip.run_line_magic("alpaca", "buy 1 JPM --live") is None
-    assert "LiveTradingLockedError" in capsys.readouterr().err
+    with pytest.raises(errors.LiveTradingLockedError):
+        ip.run_line_magic("alpaca", "buy 1 JPM --live")
     ticket = ip.run_line_magic("alpaca", "order KO")
     assert isinstance(ticket, OrderTicket) and ticket.symbol == "KO" and ticket.account == "paper"
     ticket.close()

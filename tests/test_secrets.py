@@ -111,10 +111,10 @@ def test_no_secret_in_reprs_status_logs_or_errors(
         ip.run_line_magic("load_ext", "alpaca_nb")
         anb.connect("paper", endpoints={"paper": where, "live": where}, quiet=True)
         ip.run_line_magic("alpaca", "status")
-        ip.run_line_magic("alpaca", "connect live")  # refused: needs --allow-live
+        assert not ip.run_cell("%alpaca connect live").success  # refused: needs --allow-live
         captured = capsys.readouterr()
         texts += [captured.out, captured.err]
-        assert "live mode needs allow_live=True" in captured.err
+        assert "live mode needs allow_live=True" in captured.out + captured.err
 
 
 def test_secret_object_hides_itself() -> None:

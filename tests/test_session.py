@@ -101,7 +101,7 @@ def test_live_interlock_end_to_end() -> None:
         with pytest.raises(errors.LiveTradingLockedError, match="nothing was sent"):
             attempt()
     locked.submit_order("AAPL", qty=1)
-    assert [r.account for r in sim.requests] == ["paper"]
+    assert {r.account for r in sim.requests} == {"paper"}  # the order and its pre-trade look-ups
     assert sim.orders("live") == []
     unlocked = anb.connect("demo", allow_live=True, quiet=True, rate_limit=None)
     assert unlocked.mode == "demo" and unlocked.default_account == "paper"
@@ -160,16 +160,21 @@ def test_get_waits_out_429_but_post_is_not_resent_blindly() -> None:
     assert time.monotonic() - start >= 0.9  # honoured Retry-After: 1
     clock_calls = [r.status for r in sim.requests if r.path == "/v2/clock"]
     assert clock_calls == [429, 200]
+    s.submit_order("KO", qty=1, type="limit", limit_price=1, time_in_force="gtc")
     sim.faults.fail("DELETE", "/v2/orders", 503)
-    with pytest.raises(errors.ServerError):
+    with pytest.raises(errors.OrderStateUnknownError, match="1 order"):  # looked up, not resent
         s.cancel_all_orders()
     assert [r.status for r in sim.requests if r.method == "DELETE"] == [503]
 
 
 def test_error_translation() -> None:
     s = anb.connect("demo", quiet=True, rate_limit=None)
-    with pytest.raises(errors.InsufficientBuyingPowerError) as bp:
+    with pytest.raises(errors.PreTradeRefusal, match="exceeds buying power"):  # refused before sending
         s.submit_order("NFLX", qty=10_000)
+    from alpaca.trading.requests import MarketOrderRequest
+
+    with pytest.raises(errors.InsufficientBuyingPowerError) as bp:  # alpaca-py's own call: the broker's
+        s.trading.submit_order(MarketOrderRequest(symbol="NFLX", qty=10_000, side="buy", time_in_force="day"))
     assert (
         bp.value.status == 403
         and bp.value.code == 40310000

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from ..account import Account, account_card_html
+from ..trading.account import Account, account_card_html
 from .live import LiveWidget
 
 if TYPE_CHECKING:
@@ -98,10 +98,11 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
     ) -> None:
         from ..session import current_session
 
+        session = session or current_session()
+        session.client(account)  # raises at once if live is locked: before any widget exists
         super().__init__()
-        self._session = session or current_session()
+        self._session = session
         self._kind = account
-        self._client = self._session.client(account)  # raises at once if live is locked
         self._min_refresh_s = min_refresh_s
         self._idle_refresh_s = idle_refresh_s
         self._dirty = threading.Event()
@@ -142,11 +143,8 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         """Account, positions and open orders from REST, in one state update."""
         self._last_refresh = time.monotonic()
         try:
-            raw_account = self._client._exchange("GET", "/account").json()
-            raw_positions = self._client._exchange("GET", "/positions").json()
-            raw_orders = self._client._exchange(
-                "GET", "/orders", {"status": "open", "limit": 500, "direction": "desc"}
-            ).json()
+            raw_account, raw_positions = self._session.account_raw(account=self._kind)
+            raw_orders = self._session.open_orders_raw(account=self._kind)
         except Exception as err:  # shown in the view, kept on the session
             self._refresh_ok = False
             self.status, self.message = "stale", f"{type(err).__name__}: {err}"
@@ -179,10 +177,9 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         changed = False
         rows = []
         for row in self.positions:
-            quotes = hub.quotes(row["symbol"])
-            if quotes and row.get("qty") and row.get("cost_basis") is not None:
-                _, bid, _, ask, _ = quotes[-1]
-                price = round((bid + ask) / 2, 4)
+            quote = hub.latest_quote(row["symbol"])
+            if quote is not None and row.get("qty") and row.get("cost_basis") is not None:
+                price = round((quote.bid + quote.ask) / 2, 4)
                 if price != row.get("current_price"):
                     value = row["qty"] * price
                     upl = value - row["cost_basis"]
@@ -199,10 +196,14 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         if changed:
             self.positions = rows
 
-    def _on_front_end(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
-        if content.get("type") != "cancel":
+    def _on_front_end(self, _: Any, content: Any, buffers: list[bytes]) -> None:
+        """The front end may ask to cancel an order this view shows; nothing else."""
+        if not isinstance(content, dict) or content.get("type") != "cancel":
             return
-        order_id = str(content.get("id", ""))
+        order_id = content.get("id")
+        if not isinstance(order_id, str) or order_id not in {o["id"] for o in self.orders}:
+            self.message = "refused: that order is not among the open orders shown"
+            return
         try:
             self._session.cancel_order(order_id, account=self._kind)
             self.message = f"cancel requested for {order_id[:8]}…"

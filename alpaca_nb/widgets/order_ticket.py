@@ -1,22 +1,28 @@
-"""``OrderTicket``: an order form with pre-trade checks, idempotent submit and a live interlock.
+"""``OrderTicket``: an order form on the session's one order path, with a bound live confirmation.
 
 Rules, in the order they apply when Submit is pressed:
 
 1. the fields are checked (``trading.build_order_request``: one line naming the problem, nothing sent);
-2. pre-trade checks: buying power, ``max_notional`` and ``max_position`` (a refusal names the limit);
-3. the live account needs the session's ``allow_live=True`` *and* a second, explicit confirmation that
-   restates side, quantity, symbol and estimated notional;
+2. the session's pre-trade policy (``Session.check``): the asset, a price the KERNEL knows (the
+   stream's quote or a fresh REST one — never the browser's), buying power, and the ticket's
+   ``max_notional``/``max_position`` on top of the session's own;
+3. the live account needs the session's ``allow_live=True`` *and* a second, explicit confirmation
+   that restates side, quantity, symbol and estimated notional. The confirmation is bound to exactly
+   what it showed: it carries a one-time token, any change of a field cancels it, and a confirm that
+   no review preceded (or with another token) is refused;
 4. one ``client_order_id`` per intended order: a second click, or a resend after a lost answer, finds
    the same order (``trading.place_order``) instead of making another. Editing a field starts a new
    intended order.
 
-The ticket starts on the paper account every time it is created.
+The front end is untrusted: it may write only the form's fields (``FIELDS``); every other trait it
+sends is dropped, and every message it sends is checked here. The ticket starts on paper every time.
 """
 
 from __future__ import annotations
 
-import math
+import secrets
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +34,23 @@ from .live import LiveWidget
 
 if TYPE_CHECKING:
     from ..session import Session
+    from ..trading import CheckedOrder, Limits
 
 STATIC = Path(__file__).parent / "static"
 FIELDS = ("symbol", "side", "qty", "notional", "order_type", "tif", "limit_price", "stop_price",
-          "trail_price", "trail_percent", "extended_hours", "account")  # fmt: skip
+          "trail_price", "trail_percent", "extended_hours", "order_class", "take_profit", "stop_loss",
+          "stop_loss_limit", "account")  # fmt: skip
+OPEN_STATUSES = ("accepted", "new", "partially_filled", "pending_new", "held")
+
+
+@dataclass(frozen=True, slots=True)
+class _Review:
+    """What a live confirmation showed, and the one token that confirms exactly that."""
+
+    token: str
+    fields: tuple[Any, ...]
+    client_order_id: str
+    text: str
 
 
 class OrderTicket(LiveWidget, anywidget.AnyWidget):
@@ -44,18 +63,21 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
     session:
         Default: the current session.
     max_notional:
-        Refuse orders whose estimated value exceeds this (dollars; None: no limit).
+        Refuse orders whose estimated value exceeds this (dollars; None: only the session's limit).
     max_position:
-        Refuse orders that would take the position beyond this many shares either way (None: no limit).
+        Refuse orders that would take the position beyond this many shares either way.
 
     Examples
     --------
     >>> anb.OrderTicket("AAPL")
+    >>> t = anb.OrderTicket("AAPL"); t.qty = "5"; t.submit()     # what the Submit button does
     """
 
     _esm = STATIC / "order_ticket.js"
     _css = STATIC / "order_ticket.css"
+    _front_end_fields = {name: bool if name == "extended_hours" else str for name in FIELDS}  # noqa: RUF012
 
+    # The form: the only traits the front end may write.
     symbol = traitlets.Unicode("").tag(sync=True)
     side = traitlets.Unicode("buy").tag(sync=True)
     qty = traitlets.Unicode("1").tag(sync=True)
@@ -67,7 +89,12 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
     trail_price = traitlets.Unicode("").tag(sync=True)
     trail_percent = traitlets.Unicode("").tag(sync=True)
     extended_hours = traitlets.Bool(False).tag(sync=True)
+    order_class = traitlets.Unicode("simple").tag(sync=True)
+    take_profit = traitlets.Unicode("").tag(sync=True)
+    stop_loss = traitlets.Unicode("").tag(sync=True)
+    stop_loss_limit = traitlets.Unicode("").tag(sync=True)
     account = traitlets.Unicode("paper").tag(sync=True)
+    # What the kernel shows: written here only.
     live_allowed = traitlets.Bool(False).tag(sync=True)
     live_reason = traitlets.Unicode("").tag(sync=True)
     asset = traitlets.Unicode("").tag(sync=True)
@@ -76,6 +103,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
     estimate = traitlets.Unicode("").tag(sync=True)
     confirming = traitlets.Bool(False).tag(sync=True)
     confirm_text = traitlets.Unicode("").tag(sync=True)
+    review_token = traitlets.Unicode("").tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
     order_id = traitlets.Unicode("").tag(sync=True)
     order_status = traitlets.Unicode("").tag(sync=True)
@@ -90,23 +118,24 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         max_position: float | None = None,
     ) -> None:
         from ..session import current_session
+        from ..trading import Limits
 
+        session = session or current_session()
+        limits = Limits(max_notional, max_position)  # checked before any widget exists
         super().__init__()
-        self._session = session or current_session()
-        self.max_notional = max_notional
-        self.max_position = max_position
+        self._session = session
+        self._limits: Limits = limits
         self._lock = threading.Lock()
         self._intent: tuple[tuple[Any, ...], str] | None = None  # (fields, client_order_id)
         self._sent: set[str] = set()  # client_order_ids already placed
-        self._assets: dict[str, dict[str, Any]] = {}
+        self._review: _Review | None = None
+        self._order_account = "paper"
 
-        live = self._session.allow_live and "live" in self._session._accounts
-        self.live_allowed = live
-        self.live_reason = (
-            "" if live else "live trading is locked: connect with allow_live=True and live keys"
-        )
+        self.live_allowed = session.live_unlocked
+        self.live_reason = "" if self.live_allowed else (
+            "live trading is locked: connect with allow_live=True and live keys")  # fmt: skip
         self.account = "paper"  # every new ticket starts on paper
-        self._hub = hub = self._session.stream  # kept: close() must work after the session closed
+        self._hub = hub = session.stream  # kept: close() must work after the session closed
         self._update_token = hub.on_trade_update(self._on_trade_update)
         self._attach_pump(self._pump, interval=0.5)
         self.observe(self._on_field, names=list(FIELDS))
@@ -114,12 +143,35 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         if symbol:
             self.symbol = symbol.strip().upper()
 
+    @property
+    def max_notional(self) -> float | None:
+        return self._limits.max_notional
+
+    @property
+    def max_position(self) -> float | None:
+        return self._limits.max_position
+
+    # ----- what the front end may do: write FIELDS (LiveWidget.set_state), send these messages ----------
+    def _on_front_end(self, _: Any, content: Any, buffers: list[bytes]) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "submit":
+            self.submit()
+        elif kind == "confirm":
+            token = content.get("token")
+            self.confirm(token if isinstance(token, str) else "")
+        elif kind == "back":
+            self._clear_review()
+        elif kind == "cancel-order":
+            self.cancel_order()
+        else:
+            self._refused += 1
+
     # ----- fields -----------------------------------------------------------------------------
     def _fields(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in FIELDS)
 
     def _on_field(self, change: dict[str, Any]) -> None:
-        self.confirming = False
+        self._clear_review()  # any change cancels a confirmation: it showed other fields
         if change["name"] == "account" and change["new"] == "live" and not self.live_allowed:
             self.account = "paper"
             self.message = f"refused: {self.live_reason}"
@@ -128,30 +180,26 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
             self._check_symbol()
         self._update_estimate()
 
+    def _clear_review(self) -> None:
+        self._review = None
+        if self.confirming or self.review_token:
+            with self.hold_sync():
+                self.confirming, self.confirm_text, self.review_token = False, "", ""
+
     def _check_symbol(self) -> None:
-        symbol = self.symbol.strip().upper()
         self.asset = ""
-        if not symbol:
+        if not self.symbol.strip():
             return
         try:
-            info = self._asset(symbol)
+            info = self._session.asset(self.symbol)
         except AlpacaNbError as err:
             self.message = _one_line(err)
             return
+        symbol = str(info.get("symbol", self.symbol)).upper()
         traits = [k for k in ("tradable", "fractionable", "shortable") if info.get(k)]
         self.asset = f"{info.get('name', symbol)} · {', '.join(traits) or 'not tradable'}"
         self.message = "" if info.get("tradable") else f"{symbol} is not tradable"
         self._follow_quotes(symbol)
-
-    def _asset(self, symbol: str) -> dict[str, Any]:
-        if symbol not in self._assets:
-            from ..trading import SYMBOL_RE
-
-            if not SYMBOL_RE.match(symbol):
-                raise ValidationError(f"not a valid stock symbol: {symbol!r}")
-            client = self._session.client("paper" if "paper" in self._session._accounts else None)
-            self._assets[symbol] = client._exchange("GET", f"/assets/{symbol}").json()
-        return self._assets[symbol]
 
     def _follow_quotes(self, symbol: str) -> None:
         hub = self._hub
@@ -160,139 +208,130 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         self._quote_token = hub.subscribe(quotes=[symbol])
 
     def _pump(self) -> None:
+        """On the pump thread: show the stream's latest quote (display only; never a price for checks)."""
         if self._closed or not self.symbol:
             return
-        quotes = self._hub.quotes(self.symbol)
-        if quotes:
-            _, bid, _, ask, _ = quotes[-1]
-            if (bid, ask) != (self.bid, self.ask):
-                with self.hold_sync():
-                    self.bid, self.ask = float(bid), float(ask)
+        quote = self._hub.latest_quote(self.symbol.strip().upper())
+        if quote is not None and (quote.bid, quote.ask) != (self.bid, self.ask):
+            with self.hold_sync():
+                self.bid, self.ask = float(quote.bid or 0), float(quote.ask or 0)
                 self._update_estimate()
 
-    def _price(self) -> float | None:
-        for text in (self.limit_price, self.stop_price):
-            value = _float(text)
-            if value:
-                return value
-        touch = self.ask if self.side == "buy" else self.bid
-        return touch or None
-
-    def _estimated_notional(self) -> float | None:
-        notional = _float(self.notional)
-        if notional:
-            return notional
-        qty, price = _float(self.qty), self._price()
-        return qty * price if qty and price else None
-
     def _update_estimate(self) -> None:
-        value = self._estimated_notional()
-        self.estimate = "" if value is None else f"≈ ${value:,.2f}"
+        """A rough figure as the user types, from the kernel's own quote; the checks compute their own."""
+        try:
+            notional = float(self.notional) if self.notional.strip() else None
+            price = float(self.limit_price or self.stop_price or 0) or (
+                self.ask if self.side == "buy" else self.bid
+            )
+            value = notional or (float(self.qty) * price if self.qty.strip() and price else None)
+        except ValueError:
+            value = None
+        self.estimate = "" if not value or value != value or value <= 0 else f"≈ ${value:,.2f}"
 
     # ----- submit -----------------------------------------------------------------------------
-    def _on_front_end(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
-        kind = content.get("type")
-        if kind == "submit":
-            self.submit()
-        elif kind == "confirm":
-            self.submit(confirmed=True)
-        elif kind == "back":
-            self.confirming = False
-        elif kind == "cancel-order" and self.order_id:
-            try:
-                self._session.cancel_order(self.order_id, account=self.account)
-                self.message = "cancel requested"
-            except AlpacaNbError as err:
-                self.message = _one_line(err)
-
-    def submit(self, *, confirmed: bool = False) -> Any:
-        """What the Submit (and, for live, Confirm) button does; returns the order or None."""
+    def submit(self) -> Any:
+        """What Submit does: paper → the order (or None); live → a review awaiting ``confirm``."""
         with self._lock:  # a double click waits here, then finds the order already placed
-            try:
-                return self._submit(confirmed)
-            except AlpacaNbError as err:
-                self.message = _one_line(err)
-                self.confirming = False
-                return None
+            return self._guarded(lambda: self._submit())
 
-    def _submit(self, confirmed: bool) -> Any:
-        from ..trading import build_order_request, new_client_order_id, place_order
+    def confirm(self, token: str) -> Any:
+        """What Confirm does: sends the reviewed live order if ``token`` is the current review's."""
+        with self._lock:
+            return self._guarded(lambda: self._confirm(token))
+
+    def _guarded(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except AlpacaNbError as err:
+            self.message = _one_line(err)
+            self._clear_review()
+            return None
+
+    def _intended(self) -> tuple[tuple[Any, ...], str]:
+        from ..trading import new_client_order_id
 
         fields = self._fields()
         if self._intent is None or self._intent[0] != fields:
             self._intent = (fields, new_client_order_id())
-        coid = self._intent[1]
+        return self._intent
+
+    def _submit(self) -> Any:
+        fields, coid = self._intended()
         if coid in self._sent:
             self.message = f"already submitted as {self.order_id[:8]}… (change a field for a new order)"
             return None
-        qty_text, notional_text = self.qty.strip(), self.notional.strip()
-        request = build_order_request(
+        request = self._request(coid)
+        if self.account == "live":
+            checked = self._session.check(request, account="live", limits=self._limits)
+            self._show_review(fields, coid, checked)
+            return None
+        return self._place(request, "paper")
+
+    def _show_review(self, fields: tuple[Any, ...], coid: str, checked: CheckedOrder) -> None:
+        text = f"Send a LIVE order with real money: {checked.describe()}?"
+        self._review = _Review(secrets.token_hex(16), fields, coid, text)
+        with self.hold_sync():
+            self.confirm_text, self.review_token, self.confirming = text, self._review.token, True
+            self.message = ""
+
+    def _confirm(self, token: str) -> Any:
+        review = self._review
+        if review is None:
+            raise ValidationError("refused: nothing to confirm — press Review to see the live order first")
+        if not token or not secrets.compare_digest(token, review.token):
+            raise ValidationError("refused: this confirmation is not for the order last reviewed")
+        if self._fields() != review.fields or self.account != "live":
+            raise ValidationError("refused: the order changed since it was reviewed — review it again")
+        self._review = None
+        return self._place(self._request(review.client_order_id), "live")
+
+    def _request(self, coid: str) -> Any:
+        from ..trading import build_order_request
+
+        klass = self.order_class.strip() or "simple"
+        stop_loss: Any = None
+        if self.stop_loss.strip():
+            stop_loss = {"stop_price": self.stop_loss, "limit_price": self.stop_loss_limit.strip() or None}
+        return build_order_request(
             self.symbol,
-            qty=_field_number(qty_text, "qty") if qty_text else None,
-            notional=_field_number(notional_text, "notional") if notional_text else None,
+            qty=self.qty.strip() or None,
+            notional=self.notional.strip() or None,
             side=self.side,
             type=self.order_type,
             time_in_force=self.tif,
-            limit_price=_maybe(self.limit_price, "limit_price"),
-            stop_price=_maybe(self.stop_price, "stop_price"),
-            trail_price=_maybe(self.trail_price, "trail_price"),
-            trail_percent=_maybe(self.trail_percent, "trail_percent"),
+            limit_price=self.limit_price.strip() or None,
+            stop_price=self.stop_price.strip() or None,
+            trail_price=self.trail_price.strip() or None,
+            trail_percent=self.trail_percent.strip() or None,
             extended_hours=self.extended_hours,
             client_order_id=coid,
+            order_class=klass,
+            take_profit=self.take_profit.strip() or None,
+            stop_loss=stop_loss,
         )
-        symbol, side = str(request.symbol), str(self.side)
-        asset = self._asset(symbol)
-        if not asset.get("tradable"):
-            raise ValidationError(f"{symbol} is not tradable")
-        if request.qty is not None and request.qty != int(request.qty) and not asset.get("fractionable"):
-            raise ValidationError(f"{symbol} is not fractionable: use a whole quantity")
-        client = self._session.client(self.account)  # raises LiveTradingLockedError if locked
-        estimate = self._pre_trade_checks(client, symbol, side, request.qty)
-        if self.account == "live" and not confirmed:
-            qty = (
-                f"{request.qty:g} shares" if request.qty is not None else f"${request.notional or 0:,.2f} of"
-            )
-            restated = f"{side.upper()} {qty} {symbol}, estimated ${estimate:,.2f}"
-            self.confirm_text = f"Send a LIVE order with real money: {restated}?"
-            self.confirming = True
-            self.message = ""
-            return None
-        self.confirming = False
-        order = place_order(client, request)
-        self._sent.add(coid)
+
+    def _place(self, request: Any, account: str) -> Any:
+        order = self._session.place(request, account=account, limits=self._limits)
+        self._sent.add(str(request.client_order_id))
+        self._order_account = account
         with self.hold_sync():
+            self.confirming, self.confirm_text, self.review_token = False, "", ""
             self.order_id = str(order.id)
             self.order_status = str(order.status.value)
             self.status_line = _status_line(order.model_dump(mode="json"))
             self.message = ""
         return order
 
-    def _pre_trade_checks(self, client: Any, symbol: str, side: str, qty: float | None) -> float:
-        """Buying power, max_notional, max_position: a refusal names the limit."""
-        estimate = self._estimated_notional() or 0.0
-        if self.max_notional is not None and estimate > self.max_notional:
-            limit = f"${self.max_notional:,.2f}"
-            raise ValidationError(
-                f"refused: estimated ${estimate:,.2f} exceeds the ticket's max_notional {limit}"
-            )
-        account = client._exchange("GET", "/account").json()
-        buying_power = float(account.get("buying_power") or 0)
-        if side == "buy" and estimate > buying_power:
-            raise ValidationError(
-                f"refused: estimated ${estimate:,.2f} exceeds buying power ${buying_power:,.2f}"
-            )
-        if self.max_position is not None and qty is not None:
-            try:
-                held = float(client._exchange("GET", f"/positions/{symbol}").json()["qty"])
-            except AlpacaNbError:
-                held = 0.0
-            after = held + (qty if side == "buy" else -qty)
-            if abs(after) > self.max_position:
-                limit = f"{self.max_position:g}"
-                raise ValidationError(
-                    f"refused: the position would be {after:g} shares, beyond max_position {limit}"
-                )
-        return estimate
+    def cancel_order(self) -> None:
+        """Cancel the order this ticket placed last (the kernel's id, never one the browser names)."""
+        if not self.order_id:
+            return
+        try:
+            self._session.cancel_order(self.order_id, account=self._order_account)
+            self.message = "cancel requested"
+        except AlpacaNbError as err:
+            self.message = _one_line(err)
 
     # ----- display and export -----------------------------------------------------------------
     def static_html(self) -> str:
@@ -328,26 +367,6 @@ def _status_line(order: dict[str, Any]) -> str:
     if filled and float(filled) > 0 and price:
         line += f" · {float(filled):g} filled @ {float(price):,.2f}"
     return line
-
-
-def _float(text: str) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
-def _field_number(text: str, name: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValidationError(f"{name} must be a number, not {text!r}") from None
-    return value
-
-
-def _maybe(text: str, name: str) -> float | None:
-    return _field_number(text.strip(), name) if text.strip() else None
 
 
 def _one_line(err: BaseException) -> str:

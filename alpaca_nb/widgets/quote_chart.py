@@ -125,7 +125,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         bars: bool = False,
         max_rate: float = 10.0,
     ) -> None:
-        from ..data import normalize_symbols
+        from .._wire import normalize_symbols
         from ..session import current_session
 
         syms, _ = normalize_symbols(symbols)

@@ -1,7 +1,9 @@
-// OrderTicket front end: inputs write the model's traits; buttons send one-shot messages
-// ("submit", "confirm", "back", "cancel-order"). All checks happen in Python.
+// OrderTicket front end: inputs write the model's form traits; buttons send one-shot messages
+// ("submit", "confirm" with the review's token, "back", "cancel-order"). All checks happen in Python:
+// the kernel ignores anything else the page writes.
 const TYPES = ["market", "limit", "stop", "stop_limit", "trailing_stop"];
 const TIFS = ["day", "gtc", "opg", "cls", "ioc", "fok"];
+const CLASSES = ["simple", "bracket", "oco", "oto"];
 
 function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -33,10 +35,10 @@ function render({ model, el }) {
   el.classList.add("anb-ticket");
   const inputs = {};
   const rows = {};
-  const field = (label, name, control, types) => {
+  const field = (label, name, control, types, classes) => {
     inputs[name] = control;
     const row = h("label", { class: "anb-field" }, h("span", {}, label), control);
-    if (types) rows[name] = [row, types];
+    if (types || classes) rows[name] = [row, types, classes];
     return row;
   };
   const radios = ["paper", "live"].map((acct) => {
@@ -63,7 +65,11 @@ function render({ model, el }) {
       field("Limit", "limit_price", bindInput(model, "limit_price", { size: 8 }), ["limit", "stop_limit"]),
       field("Stop", "stop_price", bindInput(model, "stop_price", { size: 8 }), ["stop", "stop_limit"]),
       field("Trail $", "trail_price", bindInput(model, "trail_price", { size: 6 }), ["trailing_stop"]),
-      field("or trail %", "trail_percent", bindInput(model, "trail_percent", { size: 6 }), ["trailing_stop"])),
+      field("or trail %", "trail_percent", bindInput(model, "trail_percent", { size: 6 }), ["trailing_stop"]),
+      field("Class", "order_class", bindSelect(model, "order_class", CLASSES)),
+      field("Take profit", "take_profit", bindInput(model, "take_profit", { size: 8 }), null, ["bracket", "oco", "oto"]),
+      field("Stop loss", "stop_loss", bindInput(model, "stop_loss", { size: 8 }), null, ["bracket", "oco", "oto"]),
+      field("Stop-loss limit", "stop_loss_limit", bindInput(model, "stop_loss_limit", { size: 8 }), null, ["bracket", "oco", "oto"])),
     quote, h("div", { class: "anb-actions" }, submit), dynamic);
 
   const update = () => {
@@ -73,7 +79,11 @@ function render({ model, el }) {
     for (const [name, input] of Object.entries(inputs)) {
       if (document.activeElement !== input && input.value !== String(model.get(name))) input.value = model.get(name);
     }
-    for (const [row, types] of Object.values(rows)) row.style.display = types.includes(type) ? "" : "none";
+    const klass = model.get("order_class");
+    for (const [row, types, classes] of Object.values(rows)) {
+      const shown = (!types || types.includes(type)) && (!classes || classes.includes(klass));
+      row.style.display = shown ? "" : "none";
+    }
     radios[0].checked = account === "paper";
     radios[1].checked = account === "live";
     radios[1].disabled = !model.get("live_allowed");
@@ -86,7 +96,7 @@ function render({ model, el }) {
     const parts = [];
     if (model.get("confirming")) {
       const confirm = h("button", { class: "anb-confirm" }, "Confirm LIVE order");
-      confirm.addEventListener("click", () => model.send({ type: "confirm" }));
+      confirm.addEventListener("click", () => model.send({ type: "confirm", token: model.get("review_token") }));
       const back = h("button", { class: "anb-back" }, "Back");
       back.addEventListener("click", () => model.send({ type: "back" }));
       parts.push(h("div", { class: "anb-confirm-box" }, h("div", {}, model.get("confirm_text")), confirm, back));
@@ -95,7 +105,7 @@ function render({ model, el }) {
     if (model.get("order_id")) {
       const status = model.get("order_status");
       const line = h("div", { class: "anb-status", dataset: { status } }, model.get("status_line"));
-      if (["accepted", "new", "partially_filled", "pending_new"].includes(status)) {
+      if (["accepted", "new", "partially_filled", "pending_new", "held"].includes(status)) {
         const cancel = h("button", { class: "anb-cancel-order" }, "Cancel");
         cancel.addEventListener("click", () => model.send({ type: "cancel-order" }));
         line.append(" ", cancel);

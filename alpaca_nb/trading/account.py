@@ -11,13 +11,13 @@ import html
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import pandas as pd
 
-from .errors import ValidationError
+from .._wire import normalize_symbols, to_utc
+from ..errors import ValidationError
 
 if TYPE_CHECKING:
-    from .trading import SafeTradingClient
+    from .client import SafeTradingClient
 
 ORDER_STATUSES = ("open", "closed", "all")
 MAX_ORDERS_PER_REQUEST = 500
@@ -176,8 +176,6 @@ def fetch_orders(
         raise ValidationError(f"status must be one of {', '.join(ORDER_STATUSES)}, not {status!r}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValidationError(f"limit must be a positive integer, not {limit!r}")
-    from .data import normalize_symbols, to_utc
-
     params: dict[str, Any] = {"status": status, "direction": "desc", "nested": "false"}
     if symbols:
         params["symbols"] = ",".join(normalize_symbols(symbols)[0])
@@ -185,18 +183,23 @@ def fetch_orders(
         params["after"] = _iso(to_utc(after, "after"))
     bound = _iso(to_utc(until, "until")) if until is not None else None
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # id -> submitted_at of every order fetched
+    overlap = 0  # orders already seen that the next window returns again
     while True:
-        want = MAX_ORDERS_PER_REQUEST if limit is None else min(MAX_ORDERS_PER_REQUEST, limit - len(out))
+        remaining = None if limit is None else limit - len(out)
+        want = min(MAX_ORDERS_PER_REQUEST, (remaining or MAX_ORDERS_PER_REQUEST) + overlap)
         page_params = dict(params, limit=want, **({"until": bound} if bound else {}))
-        page = orjson.loads(client._exchange("GET", "/orders", page_params).content)
+        page = client.get_json("/orders", page_params) or []
         fresh = [o for o in page if o["id"] not in seen]
-        out += fresh
-        seen.update(o["id"] for o in fresh)
+        out += fresh[:remaining]
+        seen.update((o["id"], o["submitted_at"]) for o in fresh)
         if len(page) < want or not fresh or (limit is not None and len(out) >= limit):
             return out
-        # The next window ends at the oldest order seen (``until`` is exclusive; stamps carry ns).
-        bound = _iso(pd.Timestamp(page[-1]["submitted_at"]))
+        # The next window ends just after the oldest order of this one: ``until`` is exclusive, and
+        # other orders may share that submitted_at. Those already seen come back and are skipped.
+        oldest = page[-1]["submitted_at"]
+        overlap = sum(1 for stamp in seen.values() if stamp == oldest)
+        bound = _iso(pd.Timestamp(oldest) + pd.Timedelta(microseconds=1))
 
 
 def _iso(stamp: pd.Timestamp | dt.datetime | None) -> str:

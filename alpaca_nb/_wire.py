@@ -1,0 +1,180 @@
+"""Alpaca's wire vocabulary on the client side, in one place: asset classes and their symbol rules,
+the short keys of quotes, trades and bars (``bp ap bs as``, ``t o h l c v n vw``…) expanded into names,
+and the named tuples those records travel in from the socket to the chart.
+
+Adding an asset class is an entry in ``ASSET_CLASSES``, not a branch elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+from .errors import ValidationError
+
+
+# ----- asset classes ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class AssetClass:
+    """What differs between asset classes on the wire and in the order rules."""
+
+    name: str  # Alpaca's ``class`` of an asset
+    label: str  # what a one-line error calls a symbol of this class
+    symbol: re.Pattern[str]
+    data_prefix: str  # market-data REST path prefix (after /v2)
+    order_types: tuple[str, ...]
+    time_in_force: tuple[str, ...]
+
+    def price_step_ok(self, price: Decimal) -> bool:
+        """Alpaca's minimum price increments for equities: cents from $1, hundredths of a cent below."""
+        places = -price.as_tuple().exponent  # type: ignore[operator]
+        return places <= (2 if price >= 1 else 4)
+
+
+STOCK = AssetClass(
+    name="us_equity",
+    label="stock symbol",
+    symbol=re.compile(r"^[A-Z][A-Z0-9.]{0,9}$"),
+    data_prefix="/stocks",
+    order_types=("market", "limit", "stop", "stop_limit", "trailing_stop"),
+    time_in_force=("day", "gtc", "opg", "cls", "ioc", "fok"),
+)
+ASSET_CLASSES: dict[str, AssetClass] = {"stock": STOCK}
+
+
+def asset_class(symbol: str) -> AssetClass:
+    """The asset class whose symbol rule ``symbol`` (already upper-case) matches."""
+    for cls in ASSET_CLASSES.values():
+        if cls.symbol.match(symbol):
+            return cls
+    raise ValidationError(f"not a valid symbol: {symbol!r}")
+
+
+def normalize_symbol(raw: Any) -> str:
+    """``" aapl "`` → ``"AAPL"``; anything that is no asset class's symbol → ValidationError."""
+    if not isinstance(raw, str):
+        raise ValidationError(f"not a valid stock symbol: {raw!r}")
+    symbol = raw.strip().upper()
+    for cls in ASSET_CLASSES.values():
+        if cls.symbol.match(symbol):
+            return symbol
+    raise ValidationError(f"not a valid stock symbol: {raw!r}")
+
+
+def normalize_symbols(symbols: str | Sequence[str]) -> tuple[list[str], bool]:
+    """(symbols, single): ``"AAPL"`` → (["AAPL"], True); ``["AAPL","MSFT"]`` → (both, False)."""
+    single = isinstance(symbols, str)
+    items = [symbols] if isinstance(symbols, str) else list(symbols)
+    if not items:
+        raise ValidationError("give at least one symbol")
+    out: list[str] = []
+    for raw in items:
+        sym = normalize_symbol(raw)
+        if sym not in out:
+            out.append(sym)
+    return out, single
+
+
+def to_decimal(name: str, value: Any) -> Decimal:
+    """A price or quantity as Alpaca will read it (floats through their shortest repr)."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValidationError(f"{name} must be a number, not {value!r}") from None
+    if not number.is_finite():
+        raise ValidationError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+# ----- records --------------------------------------------------------------------------------------
+class Quote(NamedTuple):
+    t_ns: int
+    bid: float
+    bid_size: float
+    ask: float
+    ask_size: float
+
+
+class Trade(NamedTuple):
+    t_ns: int
+    price: float
+    size: float
+
+
+class Bar(NamedTuple):
+    t_ns: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    trade_count: int
+    vwap: float
+
+
+# Alpaca's short keys → our names. REST and stream messages use the same keys.
+QUOTE_KEYS = {"t": "timestamp", "bp": "bid_price", "bs": "bid_size", "bx": "bid_exchange", "ap": "ask_price",
+              "as": "ask_size", "ax": "ask_exchange", "c": "conditions", "z": "tape"}  # fmt: skip
+TRADE_KEYS = {"t": "timestamp", "p": "price", "s": "size", "x": "exchange", "i": "id", "c": "conditions",
+              "z": "tape"}  # fmt: skip
+BAR_KEYS = {"t": "timestamp", "o": "open", "h": "high", "l": "low", "c": "close", "v": "volume",
+            "n": "trade_count", "vw": "vwap"}  # fmt: skip
+SNAPSHOT_KEYS = {"latestTrade": "trade", "latestQuote": "quote", "minuteBar": "minute_bar",
+                 "dailyBar": "daily_bar", "prevDailyBar": "prev_daily_bar"}  # fmt: skip
+
+
+def quote_of(msg: dict[str, Any], t_ns: int) -> Quote:
+    return Quote(t_ns, msg.get("bp"), msg.get("bs"), msg.get("ap"), msg.get("as"))  # type: ignore[arg-type]
+
+
+def trade_of(msg: dict[str, Any], t_ns: int) -> Trade:
+    return Trade(t_ns, msg.get("p"), msg.get("s"))  # type: ignore[arg-type]
+
+
+def bar_of(msg: dict[str, Any], t_ns: int) -> Bar:
+    get = msg.get
+    return Bar(t_ns, get("o"), get("h"), get("l"), get("c"), get("v"), get("n"), get("vw"))  # type: ignore[arg-type]
+
+
+# The stream's message types (``T``) → channel, and the record each becomes.
+RECORDS = {"q": ("quotes", quote_of), "t": ("trades", trade_of), "b": ("bars", bar_of)}
+
+
+def expand(row: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
+    """One wire object with its short keys replaced by names (unknown keys dropped)."""
+    return {name: row.get(key) for key, name in keys.items()}
+
+
+# ----- times ----------------------------------------------------------------------------------------
+NEW_YORK = "America/New_York"
+
+
+def to_utc(value: Any, name: str) -> Any:
+    """A UTC ``pd.Timestamp`` for ``value`` (None stays None).
+
+    Timezone-aware values are converted; naive datetimes and date-only values are New York time, the
+    exchange's clock. Numbers are refused: ``2024`` is not a date (pandas would read nanoseconds)."""
+    import datetime as dt
+    import numbers
+
+    import pandas as pd
+
+    if value is None:
+        return None
+    if isinstance(value, numbers.Number):
+        raise ValidationError(f"{name}: {value!r} is a number, not a date or time (try '2024-01-02')")
+    try:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            stamp = pd.Timestamp(value.year, value.month, value.day)
+        else:
+            stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as err:
+        raise ValidationError(f"{name}: cannot read {value!r} as a date or time ({err})") from None
+    if pd.isna(stamp):
+        raise ValidationError(f"{name}: cannot read {value!r} as a date or time")
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(NEW_YORK, ambiguous=False, nonexistent="shift_forward")
+    return stamp.tz_convert("UTC")

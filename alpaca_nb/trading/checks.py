@@ -1,0 +1,156 @@
+"""The ONE pre-trade policy: every order, from every entry point, passes ``check_order`` before it is sent.
+
+What it checks, in order (a refusal is one ``PreTradeRefusal`` line naming the rule; nothing is sent):
+
+1. the asset: known, active and tradable; fractional quantities only if fractionable;
+2. a price: the order's own limit (or stop) price, else a fresh quote — the stream's if it has one,
+   else REST. An order whose price is unknown is refused, never estimated at $0. Prices never come
+   from a front end;
+3. the user's limits: ``max_notional`` (dollars) and ``max_position`` (shares either way);
+4. shorting: a sell beyond the shares held needs a shortable asset and whole shares;
+5. buying power: what the order could cost (a buy, or the short part of a sell) against the account's.
+
+The broker checks most of this again; doing it here first means a live order that would be refused,
+or that breaks the user's own limits, never leaves the kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from alpaca.trading.requests import OrderRequest
+
+from .._wire import Quote
+from ..errors import PreTradeRefusal, ValidationError
+
+
+class MarketView(Protocol):
+    """What the policy needs to know, provided by the session (REST and the stream hub)."""
+
+    def asset(self, symbol: str) -> dict[str, Any]: ...
+    def quote(self, symbol: str) -> tuple[Quote | None, str]: ...  # (quote, where it came from)
+    def buying_power(self) -> float: ...
+    def position_qty(self, symbol: str) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The user's own limits; ``None`` is no limit."""
+
+    max_notional: float | None = None
+    max_position: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_notional", "max_position"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                or value <= 0
+            ):  # fmt: skip
+                raise ValidationError(f"{name} must be a positive number or None, not {value!r}")
+
+    def tighter(self, other: Limits) -> Limits:
+        """The stricter of two sets of limits (a ticket's and its session's)."""
+
+        def pick(a: float | None, b: float | None) -> float | None:
+            return a if b is None else b if a is None else min(a, b)
+
+        return Limits(
+            pick(self.max_notional, other.max_notional), pick(self.max_position, other.max_position)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedOrder:
+    """An order that passed the policy: the request, where it goes, and what the check saw."""
+
+    request: OrderRequest
+    account: str  # "paper" | "live"
+    estimate: float  # dollars
+    price: float | None  # the price the estimate used
+    price_source: str  # "limit price", "stream ask", "REST bid", "notional"...
+
+    def describe(self) -> str:
+        """``BUY 3 shares KO, estimated $150.00`` — what a confirmation restates."""
+        r = self.request
+        side = getattr(r.side, "value", r.side)
+        amount = f"{r.qty:g} shares" if r.qty is not None else f"${r.notional or 0:,.2f} of"
+        kind = getattr(r.type, "value", r.type)
+        klass = getattr(r.order_class, "value", r.order_class) or "simple"
+        extra = f" ({klass})" if klass not in ("simple", "") else ""
+        return f"{str(side).upper()} {amount} {r.symbol} {kind}{extra}, estimated ${self.estimate:,.2f}"
+
+
+def _value(request: OrderRequest, name: str) -> Any:
+    value = getattr(request, name, None)
+    return getattr(value, "value", value)
+
+
+def _price(request: OrderRequest, view: MarketView, side: str) -> tuple[float | None, str]:
+    for name in ("limit_price", "stop_price"):
+        value = getattr(request, name, None)
+        if value:
+            return float(value), name.replace("_", " ")
+    take_profit = getattr(request, "take_profit", None)
+    if _value(request, "order_class") == "oco" and take_profit is not None:
+        return float(take_profit.limit_price), "take-profit price"
+    quote, source = view.quote(str(request.symbol))
+    if quote is None:
+        return None, source
+    touch = quote.ask if side == "buy" else quote.bid
+    if touch and touch > 0:
+        return float(touch), f"{source} {'ask' if side == 'buy' else 'bid'}"
+    other = quote.bid if side == "buy" else quote.ask
+    if other and other > 0:
+        return float(
+            other
+        ), f"{source} {'bid' if side == 'buy' else 'ask'} (no {'ask' if side == 'buy' else 'bid'})"
+    return None, source
+
+
+def check_order(request: OrderRequest, view: MarketView, limits: Limits, account: str) -> CheckedOrder:
+    """Apply the policy to ``request``; the checked order, or ``PreTradeRefusal``."""
+    symbol, side = str(request.symbol), str(_value(request, "side"))
+    asset = view.asset(symbol)
+    if asset.get("status", "active") != "active" or not asset.get("tradable"):
+        raise PreTradeRefusal(f"refused: {symbol} is not tradable")
+    qty, notional = request.qty, request.notional
+    if (notional is not None or (qty is not None and qty != int(qty))) and not asset.get("fractionable"):
+        raise PreTradeRefusal(f"refused: {symbol} is not fractionable: use a whole quantity")
+    needs_price = qty is not None or limits.max_position is not None
+    price, source = _price(request, view, side) if needs_price else (None, "notional")
+    if needs_price and price is None:
+        raise PreTradeRefusal(
+            f"refused: no price for {symbol} ({source}): the order's value cannot be checked — "
+            "give a limit price, or try again when quotes arrive"
+        )
+    estimate = float(notional) if notional is not None else float(qty or 0) * (price or 0.0)
+    shares = float(qty) if qty is not None else estimate / price if price else 0.0
+    if limits.max_notional is not None and estimate > limits.max_notional:
+        raise PreTradeRefusal(
+            f"refused: estimated ${estimate:,.2f} exceeds max_notional ${limits.max_notional:,.2f}"
+        )
+    held = view.position_qty(symbol) if side == "sell" or limits.max_position is not None else 0.0
+    after = held + (shares if side == "buy" else -shares)
+    if limits.max_position is not None and abs(after) > limits.max_position + 1e-9:
+        raise PreTradeRefusal(
+            f"refused: the position would be {after:g} shares, beyond max_position {limits.max_position:g}"
+        )
+    short = max(0.0, -after) - max(0.0, -held) if side == "sell" else 0.0
+    if short > 1e-12:
+        if not asset.get("shortable"):
+            raise PreTradeRefusal(f"refused: {symbol} is not shortable (you hold {held:g})")
+        if short != int(short):
+            raise PreTradeRefusal("refused: fractional shares cannot be sold short")
+    cost = estimate if side == "buy" else short * (price or 0.0)
+    if side == "buy" and held < 0:  # covering a short frees what it reserved
+        cost = max(0.0, cost - min(-held, shares) * (price or 0.0))
+    if cost > 0:
+        buying_power = view.buying_power()
+        if cost > buying_power + 1e-9:
+            raise PreTradeRefusal(
+                f"refused: estimated ${cost:,.2f} exceeds buying power ${buying_power:,.2f}"
+            )
+    return CheckedOrder(request, account, round(estimate, 2), price, source)
