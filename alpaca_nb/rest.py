@@ -182,6 +182,10 @@ class SafeRESTMixin:
     def limiter(self) -> RateLimiter:
         return self._anb_limiter
 
+    def close(self) -> None:
+        """Close the client's keep-alive connections."""
+        self._session.close()
+
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """The parsed JSON of ``GET /v2{path}``."""
         return self._request("GET", path, params)

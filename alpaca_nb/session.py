@@ -620,9 +620,9 @@ class Session:
         if self._stream is not None:
             self._stream.close()
         for client in self._clients.values():
-            client._session.close()
+            client.close()
         if self._data is not None:
-            self._data._session.close()
+            self._data.close()
         if self.simulator is not None and self._owns_simulator:
             self.simulator.stop()
 

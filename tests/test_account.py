@@ -115,7 +115,7 @@ def test_widget_messages_carry_no_secret() -> None:
         chart = anb.QuoteChart("AAPL", session=s, window="1min")
         s.submit_order("AAPL", qty=1)
         time.sleep(1.5)
-        chart._on_front_end(None, {"type": "ready"}, [])
+        front_end.send(chart, {"type": "ready"})
         view.close()
         chart.close()
         messages = comm_capture.CAPTURED[start:]
@@ -158,3 +158,34 @@ def test_widgets_close_cleanly_after_their_session_closed() -> None:
         alive = [t.name for t in threading.enumerate() if t.name in ("alpaca-nb-stream", "alpaca-nb-pump")]
         assert alive == [], alive
         close_current()
+
+
+def test_a_view_that_failed_to_start_leaves_nothing_behind(session: Session) -> None:
+    import gc
+    import sys
+
+    unraisable: list[object] = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = lambda info: unraisable.append(info.exc_value)
+    try:
+        with pytest.raises(errors.LiveTradingLockedError):
+            anb.AccountView(session, account="live")
+        gc.collect()
+    finally:
+        sys.unraisablehook = old_hook
+    assert unraisable == []  # no error from __del__ of the half-made widget
+
+
+def test_orders_sharing_a_window_boundary_are_all_listed() -> None:
+    """Walking back in windows of 500: orders stamped exactly at a window's edge are not skipped."""
+    now = [time.time_ns()]
+    with Simulator(seed=14, hours="always", rate_limit=None, clock=lambda: now[0]) as sim:
+        s = anb.connect("demo", simulator=sim, quiet=True, rate_limit=None, current=False)
+        for i in range(510):
+            if i % 3 == 0:
+                now[0] += 1_000_000  # three orders per millisecond: 500 falls inside a group of three
+            s.submit_order("KO", qty=1, type="limit", limit_price=1, time_in_force="gtc")
+        listed = s.orders("open")
+        assert len(listed) == 510 and listed.index.is_unique
+        assert len(s.orders("open", limit=505)) == 505
+        s.close()

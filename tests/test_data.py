@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -165,6 +166,35 @@ def test_a_429_in_the_middle_is_waited_out_without_gaps_or_duplicates(session: S
     assert statuses.count(429) == 1 and len(statuses) >= 5
     pd.testing.assert_frame_equal(again, clean)
     assert not again.index.duplicated().any()
+
+
+def test_429s_while_paging_are_waited_out(session: Session) -> None:
+    """Three 429s (Retry-After: 1) on the second page: each is waited out, not retried at once."""
+    sim = session.simulator
+    assert sim is not None
+    clean = session.bars(["AAPL", "MSFT"], "1Min", start="2024-06-03", end="2024-06-14", progress=False)
+    sim.faults.fail("GET", "/v2/stocks/bars", 429, times=3, skip=1)
+    before = len(sim.requests)
+    start = time.monotonic()
+    again = session.bars(["AAPL", "MSFT"], "1Min", start="2024-06-03", end="2024-06-14", progress=False)
+    took = time.monotonic() - start
+    stamps = [r.at for r in sim.requests[before:] if r.path == "/v2/stocks/bars"]
+    statuses = [r.status for r in sim.requests[before:] if r.path == "/v2/stocks/bars"]
+    print(f"\nthree 429s while paging: {took:.2f} s in all; statuses {statuses}")
+    assert statuses.count(429) == 3
+    gaps = [b - a for a, b in zip(stamps[1:4], stamps[2:5], strict=True)]  # after each 429, the retry
+    assert min(gaps) >= 0.9 and took >= 2.9
+    pd.testing.assert_frame_equal(again, clean)
+
+
+def test_the_server_gone_is_a_connection_error_of_ours() -> None:
+    with Simulator(seed=7, rate_limit=None) as sim:
+        s = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True, current=False)
+    with pytest.raises(errors.ConnectionLostError, match="GET /v2/stocks/bars"):
+        s.bars("AAPL", "1Day", start="2024-01-02", end="2024-01-31")
+    with pytest.raises(errors.ConnectionLostError):
+        s.latest_quotes("AAPL")
+    s.close()
 
 
 def test_progress_bar_for_multi_page_pulls(session: Session, capsys: pytest.CaptureFixture[str]) -> None:

@@ -168,3 +168,39 @@ def test_bars_and_quote(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
     assert _failed_line(ip, "%alpaca quote ZZZZ", capsys).startswith(
         "SymbolNotFoundError: unknown symbol: ZZZZ"
     )
+
+
+def _run_in_a_real_kernel(cells: list[str]) -> tuple[Any, Exception | None]:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=False)
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        return nb, err
+    return nb, None
+
+
+def test_a_failed_line_stops_a_real_kernel_run() -> None:
+    """In ipykernel (what JupyterLab, nbval and papermill run): an error output of one line, and
+    the next cell — the next order — never runs."""
+    cells = ["%load_ext alpaca_nb", "%alpaca connect demo --seed 1", "%alpaca buy 1 ZZZZ",
+             "%alpaca buy 1 AAPL"]  # fmt: skip
+    nb, err = _run_in_a_real_kernel(cells)
+    assert err is not None and "SymbolNotFoundError" in str(err)
+    failed = nb.cells[2].outputs
+    errors_shown = [o for o in failed if o.output_type == "error"]
+    assert len(errors_shown) == 1 and errors_shown[0].ename == "SymbolNotFoundError"
+    assert len(errors_shown[0].traceback) == 1 and "asset not found for ZZZZ" in errors_shown[0].traceback[0]
+    assert nb.cells[3].get("execution_count") is None and nb.cells[3].outputs == []  # never ran
+
+
+def test_short_errors_off_shows_the_traceback_in_a_real_kernel() -> None:
+    cells = ["%load_ext alpaca_nb", "%config AlpacaMagics.short_errors = False", "%alpaca status"]
+    nb, err = _run_in_a_real_kernel(cells)
+    assert err is not None
+    shown = [o for o in nb.cells[2].outputs if o.output_type == "error"]
+    assert len(shown) == 1 and shown[0].ename == "NoSessionError" and len(shown[0].traceback) > 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -257,3 +258,78 @@ def test_close_all_on_live_asks_first(monkeypatch: Any, capsys: pytest.CaptureFi
         assert ip.run_line_magic("alpaca", "close all --live") is not None
         assert wait_until(lambda: session.positions(account="live").empty, 5)
         close_current()
+
+
+# ----- what the review found (each failed on bad0d12) -------------------------------------------------
+def test_a_confirm_no_review_preceded_is_refused() -> None:
+    with Simulator(seed=25, hours="always", rate_limit=None) as sim:
+        session = _private_session(sim, allow_live=True)
+        ticket = OrderTicket("KO", session=session)
+        front_end.write(ticket, account="live", qty="1")
+        for crafted in ({"type": "confirm"}, {"type": "confirm", "token": "0" * 32},
+                        {"type": "confirm", "token": None}):  # fmt: skip
+            front_end.send(ticket, crafted)
+            assert ticket.message.startswith("refused: nothing to confirm")
+        assert sim.orders("live") == []
+        ticket.close()
+        session.close()
+
+
+def test_the_confirmation_is_bound_to_what_it_showed() -> None:
+    with Simulator(seed=26, hours="always", rate_limit=None) as sim:
+        session = _private_session(sim, allow_live=True)
+        ticket = OrderTicket("KO", session=session)
+        front_end.write(ticket, account="live", qty="1")
+        front_end.send(ticket, {"type": "submit"})
+        shown, token = ticket.confirm_text, ticket.review_token
+        assert "BUY 1 shares KO" in shown and token
+        front_end.write(ticket, qty="40")  # changed after the review
+        assert not ticket.confirming and ticket.review_token == ""
+        front_end.send(ticket, {"type": "confirm", "token": token})
+        assert ticket.message.startswith("refused:") and sim.orders("live") == []
+        front_end.send(ticket, {"type": "submit"})  # a new review shows 40 shares...
+        assert "BUY 40 shares KO" in ticket.confirm_text and ticket.review_token != token
+        front_end.send(ticket, {"type": "confirm", "token": token})  # ...the old token does not confirm it
+        assert sim.orders("live") == [] and not ticket.confirming  # and a wrong token ends the review
+        front_end.send(ticket, {"type": "submit"})
+        front_end.send(ticket, {"type": "confirm", "token": ticket.review_token})
+        assert [float(o["qty"]) for o in sim.orders("live")] == [40]
+        ticket.close()
+        session.close()
+
+
+def test_an_unknown_price_is_never_zero_and_prices_never_come_from_the_browser() -> None:
+    with Simulator(seed=27, hours="always", rate_limit=None) as sim:
+        session = _private_session(sim, allow_live=True)
+        ticket = OrderTicket("AAPL", session=session, max_notional=50_000)
+        assert ticket.bid == 0 and ticket.ask == 0  # no quote has streamed in yet
+        front_end.write(ticket, qty="400", bid=0.01, ask=0.01)  # the browser's prices are dropped
+        assert ticket.ask != 0.01
+        quote, source = session.quote("AAPL")
+        assert quote is not None and source == "REST" and 400 * quote.ask > 50_000
+        front_end.send(ticket, {"type": "submit"})  # 400 shares at the ask: over the limit
+        assert "exceeds max_notional $50,000.00" in ticket.message, ticket.message
+        assert sim.orders("paper") == []
+        front_end.write(ticket, qty="10", account="live")
+        front_end.send(ticket, {"type": "submit"})
+        shown = re.search(r"estimated \$([\d,.]+)", ticket.confirm_text)
+        assert shown and float(shown.group(1).replace(",", "")) == pytest.approx(10 * quote.ask, rel=0.02)
+        ticket.close()
+        session.close()
+
+
+def test_the_browser_may_write_only_the_form() -> None:
+    with Simulator(seed=28, hours="always", rate_limit=None) as sim:
+        session = _private_session(sim)
+        ticket = OrderTicket("KO", session=session)
+        front_end.write(ticket, live_allowed=True, confirming=True, order_id="x", review_token="t",
+                        qty=5, symbol="A" * 500)  # fmt: skip
+        assert not ticket.live_allowed and not ticket.confirming and ticket.order_id == ""
+        assert ticket.review_token == "" and ticket.qty == "1" and ticket.symbol == "KO"
+        front_end.write(ticket, account="live")  # refused: live is locked in this session
+        assert ticket.account == "paper" and "live trading is locked" in ticket.message
+        front_end.send(ticket, ["not", "a", "dict"])
+        front_end.send(ticket, {"type": "cancel-order"})  # nothing placed yet: nothing to cancel
+        assert sim.orders() == []
+        ticket.close()
+        session.close()

@@ -17,6 +17,7 @@ from alpaca_nb.session import Session, close_current
 from alpaca_nb.sim import Simulator
 from alpaca_nb.widgets import QuoteChart
 from alpaca_nb.widgets.quote_chart import parse_window, plotly_js
+from tests import front_end
 from tests.conftest import wait_until
 
 
@@ -68,10 +69,10 @@ def test_snapshot_for_a_new_view_and_plotly_once(session: Session) -> None:
     chart = QuoteChart("AAPL", window="1min", session=session)
     rec = Recorder(chart)
     assert wait_until(lambda: chart.stats["points"] > 0, 5)
-    chart._on_front_end(None, {"type": "ready"}, [])
+    front_end.send(chart, {"type": "ready"})
     reset = next(f for f in rec.frames if f[1]["type"] == "reset")
     assert reset[1]["series"][0]["symbol"] == "AAPL" and reset[1]["series"][0]["quotes"][1] > 0
-    chart._on_front_end(None, {"type": "need-plotly"}, [])
+    front_end.send(chart, {"type": "need-plotly"})
     plotly = [f for f in rec.frames if f[1]["type"] == "plotly"]
     assert len(plotly) == 1 and plotly[0][2] == len(plotly_js()) > 1_000_000
     state = chart.get_state()  # what Jupyter saves into a notebook: our small ESM, no plotly.js, no series
@@ -79,13 +80,20 @@ def test_snapshot_for_a_new_view_and_plotly_once(session: Session) -> None:
     chart.close()
 
 
-def test_close_unsubscribes(session: Session) -> None:
+def test_close_unsubscribes_and_stops_sending(session: Session) -> None:
     chart = QuoteChart(["AAPL", "KO"], session=session)
+    rec = Recorder(chart)
     assert session.stream.subscriptions()["quotes"] == ["AAPL", "KO"]
+    assert wait_until(lambda: len(rec.frames) >= 2, 5)  # it was sending
     chart.close()
     chart.close()
     assert session.stream.subscriptions()["quotes"] == []
-    assert not any(t.name == "alpaca-nb-pump" for t in threading.enumerate()) or session.stream._pumps == []
+    sent = len(rec.frames)
+    time.sleep(0.5)
+    assert len(rec.frames) == sent  # nothing more after close
+    session.close()  # the hub's threads end with the session, joined
+    alive = [t.name for t in threading.enumerate() if t.name in ("alpaca-nb-stream", "alpaca-nb-pump")]
+    assert alive == []
 
 
 def test_bad_arguments() -> None:

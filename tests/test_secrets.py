@@ -13,7 +13,6 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import alpaca_nb as anb
-from alpaca_nb import errors
 from alpaca_nb.config import Credentials, Endpoints, Secret
 from alpaca_nb.magics import format_status
 from alpaca_nb.session import close_current
@@ -125,4 +124,82 @@ def test_secret_object_hides_itself() -> None:
     assert KEY not in repr(creds) and creds.masked_key == "PK…99XQ"
     with pytest.raises(TypeError):
         pickle.dumps(secret)
-    assert errors.AlpacaNbError  # the hierarchy is importable from the package
+
+
+def _sentinel_session(sim: Simulator, timeout: float = 0.5) -> anb.Session:
+    where = Endpoints(sim.base_url, sim.base_url, sim.data_stream_url, sim.trading_stream_url)
+    return anb.connect(
+        "paper", allow_live=True, endpoints={"paper": where, "live": where}, timeout=timeout, quiet=True
+    )
+
+
+CREDS = {"paper": (KEY, SECRET), "live": (LIVE_KEY, LIVE_SECRET)}
+
+
+def test_verbose_tracebacks_show_no_secret(texts: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """%xmode Verbose prints every frame's local variables: timeouts, resets, cut-off answers, API errors."""
+    with Simulator(seed=3, credentials=CREDS, rate_limit=None, hours="always") as sim:
+        ip = InteractiveShell.instance()
+        ip.run_line_magic("load_ext", "alpaca_nb")
+        ip.run_line_magic("xmode", "Verbose")
+        try:
+            s = _sentinel_session(sim, timeout=0.3)
+            ip.user_ns["s"] = s
+            cells = {
+                "s.trading.get_account()": lambda: sim.faults.stall("GET", "/v2/account", 1),
+                "s.trading.get_clock()": lambda: sim.faults.reset("GET", "/v2/clock"),
+                "s.trading.get_all_positions()": lambda: sim.faults.truncate("GET", "/v2/positions"),
+                "s.trading.get_orders()": lambda: sim.faults.garbage("GET", "/v2/orders"),
+                "s.trading.get_asset('ZZZZ')": lambda: None,
+                "s.submit_order('AAPL', qty=1, account='live', client_order_id='sentinel-1')": lambda: (
+                    sim.faults.fail("POST", "/v2/orders", 504),
+                    sim.faults.stall("GET", "/v2/orders:by_client_order_id", 1, times=3),
+                ),
+                "s.bars('AAPL', '1Min', start='2024-10-14', end='2024-10-15')": lambda: sim.faults.fail(
+                    "GET", "/v2/stocks/bars", 500
+                ),
+                "%alpaca buy 1 ZZZZ": lambda: None,
+            }
+            failed = 0
+            for cell, arm in cells.items():
+                arm()
+                failed += not ip.run_cell(cell).success
+                sim.faults.clear()
+            assert failed == len(cells)
+        finally:
+            ip.run_line_magic("xmode", "Context")
+        shown = capsys.readouterr()
+        texts += [shown.out, shown.err]
+        assert "RequestTimeoutError" in shown.out and "InvalidResponseError" in shown.out
+        assert "self = <SafeTradingClient" in shown.out  # Verbose really printed the locals
+
+
+def test_debug_logs_of_every_logger_show_no_secret(texts: list[str]) -> None:
+    """DEBUG on the root logger: connect, both streams (their authenticate frames), orders, bars."""
+    import logging
+
+    from alpaca_nb.config import LOGGER_FAMILIES, RedactingFilter
+
+    seen = _Everything()
+    logging.getLogger().addHandler(seen)
+    with Simulator(seed=4, credentials=CREDS, rate_limit=None, hours="always", tick_interval=0.05) as sim:
+        s = _sentinel_session(sim)
+        hub = s.stream
+        hub.subscribe(quotes=["AAPL"])  # the market-data stream: msgpack auth
+        hub.on_trade_update(lambda update: None)  # the trading stream: JSON auth
+        assert sim.wait_for(lambda: hub.stats()["messages"] > 0 and hub.stats()["trading_connections"] > 0)
+        s.submit_order("AAPL", qty=1)
+        s.submit_order("AAPL", qty=1, account="live")
+        s.bars(["AAPL", "MSFT"], "1Min", start="2024-10-14", end="2024-10-16")
+        s.latest_quotes("AAPL")
+        s.close()
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in LOGGER_FAMILIES]
+    unfiltered = [
+        n for n in names
+        if not any(isinstance(f, RedactingFilter) for f in logging.getLogger(n).filters)
+    ]  # fmt: skip
+    assert len(names) > 10 and unfiltered == [], unfiltered
+    logging.getLogger().removeHandler(seen)
+    hidden = [t for t in seen.texts if "content hidden by alpaca_nb" in t]
+    assert len(hidden) >= 4  # auth + subscribe/listen on both streams were logged, masked
+    texts.extend(seen.texts)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 import alpaca_nb as anb
 from alpaca_nb import errors
@@ -254,3 +255,95 @@ def test_two_hundred_orders_under_random_faults_exist_exactly_once() -> None:
     )
     assert duplicates == 0 and lost == 0 and extra == 0
     assert len(orders) == submitted  # every intended order exists exactly once
+
+
+# ----- what the review found (each failed on bad0d12) -------------------------------------------------
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "10", True])
+def test_bad_connect_arguments_leave_the_old_session_alone(timeout: object) -> None:
+    old = anb.connect("demo", quiet=True)
+    threads = {t.name for t in threading.enumerate()}
+    with pytest.raises(errors.ConfigurationError, match="timeout"):
+        anb.connect("demo", timeout=timeout, quiet=True)  # type: ignore[arg-type]
+    assert anb.current_session() is old and not old.closed
+    assert {t.name for t in threading.enumerate()} == threads  # no new simulator left running
+    for bad in ({"seed": "x"}, {"rate_limit": 0}, {"feed": "nasdaq"}, {"max_notional": -5}):
+        with pytest.raises(errors.AlpacaNbError):
+            anb.connect("demo", quiet=True, **bad)  # type: ignore[arg-type]
+        assert anb.current_session() is old
+
+
+def test_allow_live_is_fixed_at_connect() -> None:
+    s = anb.connect("demo", quiet=True)
+    with pytest.raises(AttributeError):
+        s.allow_live = True  # type: ignore[misc]
+    with pytest.raises(errors.LiveTradingLockedError):
+        s.submit_order("AAPL", qty=1, account="live")
+    assert s.simulator is not None and s.simulator.orders("live") == []
+
+
+def test_numbers_are_not_dates() -> None:
+    s = anb.connect("demo", quiet=True)
+    for bad in (2024, 2024.5, 1_700_000_000):
+        with pytest.raises(errors.ValidationError, match="is a number, not a date"):
+            s.bars("AAPL", "1Day", start=bad)
+    assert s.simulator is not None and s.simulator.requests == []
+
+
+def test_bad_close_inputs_send_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    s = anb.connect("demo", quiet=True, rate_limit=None)
+    sim = s.simulator
+    assert sim is not None
+    for kwargs in ({"qty": -5}, {"qty": float("nan")}, {"qty": 0}, {"percentage": 250}, {"percentage": -1},
+                   {"qty": 1, "percentage": 50}, {"qty": "lots"}):  # fmt: skip
+        with pytest.raises(errors.ValidationError):
+            s.close_position("AAPL", **kwargs)  # type: ignore[arg-type]
+    for symbol in ("", "   ", "aa pl", "BRK/B/C"):
+        with pytest.raises(errors.ValidationError):
+            s.close_position(symbol)
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "alpaca_nb")
+    assert not ip.run_cell('%alpaca close ""').success
+    assert [r for r in sim.requests if r.method == "DELETE"] == []
+
+
+def test_a_position_closes_by_asset_id_too() -> None:
+    s = anb.connect("demo", quiet=True, rate_limit=None)
+    sim = s.simulator
+    assert sim is not None
+    order = s.submit_order("KO", qty=3)
+    assert sim.wait_for(lambda: s.get_order(str(order.id)).status == "filled")
+    asset_id = str(s.asset("KO")["id"])
+    closing = s.close_position(asset_id)  # a UUID keeps its case (upper-casing it broke the look-up)
+    assert closing.symbol == "KO" and float(closing.qty) == 3
+
+
+def test_cancel_all_on_live_asks_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = anb.connect("demo", allow_live=True, quiet=True, rate_limit=None)
+    sim = s.simulator
+    assert sim is not None
+    s.submit_order("KO", qty=1, type="limit", limit_price=1, time_in_force="gtc", account="live")
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "alpaca_nb")
+    answers = iter(["no", "yes"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    ip.run_line_magic("alpaca", "cancel all --live")
+    assert [o["status"] for o in sim.orders("live")] in (["new"], ["accepted"])  # "no": nothing cancelled
+    ip.run_line_magic("alpaca", "cancel all --live")
+    assert sim.wait_for(lambda: [o["status"] for o in sim.orders("live")] == ["canceled"])
+
+
+def test_an_environment_variable_never_moves_live_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alpaca_nb.config import LIVE_TRADING_URL
+
+    with Simulator(seed=5, credentials={"paper": ("PKENVKEY12345678", "env-secret-value")}) as sim:
+        monkeypatch.setenv("ALPACA_NB_BASE_URL", sim.base_url)
+        monkeypatch.setenv("APCA_API_KEY_ID", "PKENVKEY12345678")
+        monkeypatch.setenv("APCA_API_SECRET_KEY", "env-secret-value")
+        monkeypatch.setenv("APCA_LIVE_API_KEY_ID", "AKLIVEKEY1234567")
+        monkeypatch.setenv("APCA_LIVE_API_SECRET_KEY", "live-secret-value")
+        s = anb.connect("paper", allow_live=True, quiet=True)
+        status = s.status()["accounts"]
+        assert status["paper"]["trading"] == sim.base_url  # paper follows the variable...
+        assert status["live"]["trading"] == LIVE_TRADING_URL  # ...live does not
+        assert s.trading.get_account().status == "ACTIVE"
+        assert {r.account for r in sim.requests} == {"paper"}
