@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import re
 import socket
 import traceback
 from collections.abc import Callable, Iterator
@@ -171,7 +172,8 @@ def test_verbose_tracebacks_show_no_secret(texts: list[str], capsys: pytest.Capt
         shown = capsys.readouterr()
         texts += [shown.out, shown.err]
         assert "RequestTimeoutError" in shown.out and "InvalidResponseError" in shown.out
-        assert "self = <SafeTradingClient" in shown.out  # Verbose really printed the locals
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", shown.out)
+        assert "self = <SafeTradingClient" in plain  # Verbose really printed the locals
 
 
 def test_debug_logs_of_every_logger_show_no_secret(texts: list[str]) -> None:

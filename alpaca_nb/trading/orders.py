@@ -14,7 +14,6 @@ are never resent without looking first; close, which has no id of its own, is ne
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -53,6 +52,18 @@ def _retrying(fn: Callable[[], T], attempts: int = 3) -> T:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _unless_refused(fn: Callable[[], T]) -> T:
+    """A change sent again only after a 429: Alpaca refused it before doing anything, so that is safe."""
+    for attempt in range(SUBMIT_ATTEMPTS):
+        try:
+            return fn()
+        except RateLimitError as err:
+            if attempt == SUBMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(min(err.retry_after or 1.0, 60.0))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -189,7 +200,7 @@ def cancel_order(client: SafeTradingClient, order_id: str) -> Order | None:
     already done); raises ``OrderStateUnknownError`` if it could not be established."""
     for attempt in range(2):
         try:
-            client.cancel_order_by_id(order_id)
+            _unless_refused(lambda: client.cancel_order_by_id(order_id))
             return None
         except OrderRejectedError:
             if not attempt:
@@ -229,7 +240,7 @@ def _read_order(client: SafeTradingClient, order_id: str, why: str) -> Order:
 def cancel_all_orders(client: SafeTradingClient) -> list[Any]:
     """Cancel every open order (one DELETE, never resent); after an ambiguous answer, says what is left."""
     try:
-        result = client.cancel_orders()
+        result = _unless_refused(client.cancel_orders)
         return list(result or [])
     except AMBIGUOUS as err:
         left = _retrying(lambda: client.get_json("/orders", {"status": "open", "limit": 500}))
@@ -247,14 +258,15 @@ def close_position(
 ) -> Order:
     """Close a position with one DELETE, never resent (it has no id to make a resend safe).
 
-    After an ambiguous answer, the closing order is looked for among the symbol's recent orders."""
-    started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    The symbol's recent orders are noted first; after an ambiguous answer, a new market order for the
+    symbol — the closing one — is looked for among them."""
+    before = {row.get("id") for row in _recent_orders(client, symbol_or_id) or []}
     try:
-        order = client.close_position(symbol_or_id, options)
+        order = _unless_refused(lambda: client.close_position(symbol_or_id, options))
         assert isinstance(order, Order)
         return order
     except AMBIGUOUS as err:
-        found = _closing_order(client, symbol_or_id, started)
+        found = _closing_order(client, symbol_or_id, before)
         if found is not None:
             return found
         raise OrderStateUnknownError(
@@ -264,14 +276,20 @@ def close_position(
         ) from None
 
 
-def _closing_order(client: SafeTradingClient, symbol_or_id: str, after: dt.datetime) -> Order | None:
-    params = {"status": "all", "after": after.isoformat(), "direction": "desc", "limit": 50}
+def _recent_orders(client: SafeTradingClient, symbol_or_id: str) -> list[dict[str, Any]] | None:
+    params: dict[str, Any] = {"status": "all", "direction": "desc", "limit": 100}
+    if "-" not in symbol_or_id:  # a symbol, not an asset id
+        params["symbols"] = symbol_or_id
     try:
-        rows = _retrying(lambda: client.get_json("/orders", params))
+        return list(_retrying(lambda: client.get_json("/orders", params)) or [])
     except (*AMBIGUOUS, RateLimitError):
         return None
-    for row in rows or []:
-        if symbol_or_id in (row.get("symbol"), row.get("asset_id")) and row.get("type") == "market":
+
+
+def _closing_order(client: SafeTradingClient, symbol_or_id: str, before: set[Any]) -> Order | None:
+    for row in _recent_orders(client, symbol_or_id) or []:
+        mine = symbol_or_id in (row.get("symbol"), row.get("asset_id"))
+        if mine and row.get("id") not in before and row.get("type") == "market":
             return Order(**row)
     return None
 
@@ -279,7 +297,7 @@ def _closing_order(client: SafeTradingClient, symbol_or_id: str, after: dt.datet
 def close_all_positions(client: SafeTradingClient, *, cancel_orders: bool) -> list[Any]:
     """Close every position with one DELETE, never resent; after an ambiguous answer, says what is left."""
     try:
-        return list(client.close_all_positions(cancel_orders=cancel_orders) or [])
+        return list(_unless_refused(lambda: client.close_all_positions(cancel_orders=cancel_orders)) or [])
     except AMBIGUOUS as err:
         left = _retrying(lambda: client.get_json("/positions"))
         raise OrderStateUnknownError(
