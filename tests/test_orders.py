@@ -11,7 +11,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -230,19 +229,14 @@ def test_bracket_legs_exist_exactly_once_under_faults(world: tuple[Simulator, Se
                 _calm(sim)
         _calm(sim)
     time.sleep(STALL + 0.2)
-    orders = sim.orders()
-    parents = Counter(o["client_order_id"] for o in orders if o["client_order_id"] in coids)
+    parents = Counter(o["client_order_id"] for o in sim.orders() if o["client_order_id"] in coids)
     assert parents == Counter(dict.fromkeys(coids, 1))
-    ids = {o["id"]: o for o in orders}
-    parent_ids = {o["id"] for o in orders if o["client_order_id"] in coids}
-    legs = [o for o in orders if o["id"] not in parent_ids]
-    per_parent = Counter(_parent_of(leg, ids) for leg in legs)
-    print(f"\nbrackets={len(parents)} legs={len(legs)} per parent={set(per_parent.values())}")
-    assert set(per_parent) == parent_ids and set(per_parent.values()) == {2}
+    from alpaca.trading.requests import GetOrdersRequest
 
-
-def _parent_of(leg: dict[str, Any], ids: dict[str, dict[str, Any]]) -> str:
-    for order in ids.values():
-        if any(child["id"] == leg["id"] for child in order.get("legs") or []):
-            return str(order["id"])
-    return "?"
+    nested = session.trading.get_orders(GetOrdersRequest(status="all", nested=True, limit=500))
+    brackets = [o for o in nested if o.client_order_id in coids]
+    legs = [leg for o in brackets for leg in o.legs or []]
+    all_ids = [str(o["id"]) for o in sim.orders()]
+    print(f"\nbrackets={len(brackets)} legs={len(legs)} orders on the server={len(all_ids)}")
+    assert len(brackets) == len(coids) and all(len(o.legs or []) == 2 for o in brackets)
+    assert len(all_ids) == 3 * len(coids) and len(set(all_ids)) == len(all_ids)  # no stray leg

@@ -114,3 +114,69 @@ def test_429_and_globs_and_clear(fresh_sim: Simulator) -> None:
     assert requests.get(fresh_sim.base_url + "/v2/clock", headers=_headers(fresh_sim), timeout=5).ok
     with pytest.raises(ValueError):
         fresh_sim.faults.fail("GET", "/v2/clock", 200)
+
+
+@pytest.mark.parametrize("after_apply", [False, True], ids=["before-apply", "after-apply"])
+def test_truncated_answer_breaks_the_connection(fresh_sim: Simulator, after_apply: bool) -> None:
+    fresh_sim.faults.truncate("POST", "/v2/orders", after_apply=after_apply)
+    coid = str(uuid.uuid4())
+    with pytest.raises(requests.exceptions.ChunkedEncodingError) as err:
+        _post_order(fresh_sim, coid)
+    assert "IncompleteRead" in str(err.value)  # headers came, then fewer bytes than Content-Length
+    assert (_by_coid(fresh_sim, coid).status_code == 200) is after_apply
+    assert len(fresh_sim.orders()) == int(after_apply)
+    assert _post_order(fresh_sim, str(uuid.uuid4())).status_code == 200  # one request only
+
+
+def test_truncated_get_through_alpaca_py(fresh_sim: Simulator) -> None:
+    client = trading_client(fresh_sim)
+    fresh_sim.faults.truncate("GET", "/v2/account", times=2)
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            client.get_account()
+    assert client.get_account().status == "ACTIVE"
+
+
+@pytest.mark.parametrize("after_apply", [False, True], ids=["before-apply", "after-apply"])
+def test_garbage_answer_is_200_but_not_json(fresh_sim: Simulator, after_apply: bool) -> None:
+    fresh_sim.faults.garbage("POST", "/v2/orders", after_apply=after_apply)
+    coid = str(uuid.uuid4())
+    answer = _post_order(fresh_sim, coid)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/json")
+    with pytest.raises(requests.exceptions.JSONDecodeError):
+        answer.json()
+    found = _by_coid(fresh_sim, coid)
+    assert (found.status_code == 200) is after_apply
+    assert len(fresh_sim.orders()) == int(after_apply)
+    if after_apply:  # the real answer cut off half-way: it starts as the order that was placed
+        assert answer.text.startswith(f'{{"id":"{found.json()["id"]}","client_order_id":"{coid}"')
+    else:
+        assert answer.text.startswith("<html>")
+
+
+def test_garbage_through_alpaca_py_and_custom_body(fresh_sim: Simulator) -> None:
+    client = trading_client(fresh_sim)
+    fresh_sim.faults.garbage("GET", "/v2/clock", body=b'{"timestamp": "2024-')
+    with pytest.raises(requests.exceptions.JSONDecodeError):
+        client.get_clock()
+    assert client.get_clock().is_open
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, {"code": 50010000, "message": "internal server error"}),
+        (502, {"code": 50210000, "message": "bad gateway"}),
+        (503, {"code": 50310000, "message": "service unavailable"}),
+    ],
+)
+def test_server_errors_have_alpaca_bodies(fresh_sim: Simulator, status: int, body: dict[str, object]) -> None:
+    client = trading_client(fresh_sim)
+    fresh_sim.faults.fail("GET", "/v2/account", status)
+    with pytest.raises(APIError) as err:
+        client.get_account()
+    assert err.value.status_code == status
+    assert (err.value.code, err.value.message) == (body["code"], body["message"])
+    fresh_sim.faults.fail("GET", "/v2/account", status)
+    raw = requests.get(fresh_sim.base_url + "/v2/account", headers=_headers(fresh_sim), timeout=5)
+    assert raw.headers["Content-Type"].startswith("application/json") and raw.json() == body

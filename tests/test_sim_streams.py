@@ -35,17 +35,21 @@ def test_data_stream_delivers_quotes_trades_and_minute_bars() -> None:
 def _stream_all_channels(sim: Simulator) -> None:
     key, secret = sim.credentials()
     got: Counter[tuple[str, str]] = Counter()
+    quotes: list[Any] = []
+    bars: list[Any] = []
     stream = StockDataStream(key, secret, url_override=sim.data_stream_url)
 
+    # Handlers only collect: alpaca-py catches and logs whatever a handler raises, so an assert
+    # in here could never fail the test. The checks run below, in the test's own thread.
     async def on_quote(q: Any) -> None:
-        assert 0 < q.bid_price < q.ask_price
+        quotes.append(q)
         got["q", q.symbol] += 1
 
     async def on_trade(t: Any) -> None:
         got["t", t.symbol] += 1
 
     async def on_bar(b: Any) -> None:
-        assert b.low <= b.open <= b.high and b.trade_count > 0
+        bars.append(b)
         got["b", b.symbol] += 1
 
     stream.subscribe_quotes(on_quote, "AAPL", "MSFT")
@@ -57,6 +61,10 @@ def _stream_all_channels(sim: Simulator) -> None:
         # A minute bar arrives once the current minute closes.
         assert wait_until(lambda: got["b", "AAPL"] >= 1, timeout=15)
     assert not any(kind == "q" and sym not in ("AAPL", "MSFT") for kind, sym in got)
+    bad_quotes = [q for q in quotes if not 0 < q.bid_price < q.ask_price]
+    assert bad_quotes == [], f"{len(bad_quotes)} of {len(quotes)} quotes are crossed or empty"
+    bad_bars = [b for b in bars if not (b.low <= b.open <= b.high and b.trade_count > 0)]
+    assert bad_bars == [], f"{len(bad_bars)} of {len(bars)} bars are inconsistent"
 
 
 def test_trading_stream_follows_an_order(fresh_sim: Simulator) -> None:

@@ -1,7 +1,9 @@
-"""Fault injection for the simulator: failed, stalled and reset HTTP requests; dropped or silent streams.
+"""Fault injection for the simulator: failed, stalled, reset, truncated and garbled HTTP answers;
+dropped or silent streams.
 
 Rules are armed from any thread (tests call them from the main thread) and consumed by the server's
-HTTP middleware on the simulator's loop; stream faults are handed to the loop thread-safely.
+HTTP middleware on the simulator's loop (``http.Gate``); stream faults are handed to the loop
+thread-safely.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-Action = Literal["fail", "stall", "reset"]
+Action = Literal["fail", "stall", "reset", "truncate", "garbage"]
 
 
 @dataclass(slots=True)
@@ -25,6 +27,7 @@ class FaultRule:
     status: int = 0
     seconds: float = 0.0
     skip: int = 0  # matching requests to let through before the rule fires
+    body: bytes | None = None  # garbage: what to send instead of the answer
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method.upper()) and fnmatch.fnmatchcase(path, self.path)
@@ -41,11 +44,35 @@ class StreamControl(Protocol):
 class Faults:
     """Arms faults for the next matching requests (``path`` may be a glob, e.g. ``/v2/orders/*``).
 
+    Each HTTP fault takes ``times`` (how many matching requests it hits) and ``after_apply``:
+    without it the request is *not* carried out (no order is placed); with it the request is carried
+    out first and only the answer is spoiled — the case a client must not answer by resending.
+
+    ===========================  =====================================================================
+    ``fail(m, p, status)``       an Alpaca-shaped JSON error: 429 ``42910000`` (with Retry-After),
+                                 500 ``50010000`` "internal server error", 502 ``50210000`` "bad
+                                 gateway", 503 ``50310000`` "service unavailable", 504 ``50410000``
+                                 "gateway timeout", any other 4xx/5xx ``status * 100000 + 10000``
+    ``stall(m, p, seconds)``     the answer is held ``seconds`` (the request is still carried out,
+                                 even if the client gave up)
+    ``reset(m, p)``              the connection is dropped with no answer (``requests`` raises
+                                 ``ConnectionError``)
+    ``truncate(m, p)``           status line and headers (Content-Length of the full body) are sent,
+                                 then half the body, then the connection is closed (``requests``
+                                 raises ``ChunkedEncodingError``); the body cut is the real answer
+                                 with ``after_apply``, else a 502 error body
+    ``garbage(m, p)``            200 with ``Content-Type: application/json`` and a body that is not
+                                 JSON: an HTML error page, or with ``after_apply`` the first half of
+                                 the real answer (``body=`` chooses the bytes)
+    ===========================  =====================================================================
+
     Examples
     --------
     >>> sim.faults.fail("POST", "/v2/orders", 504, after_apply=True)  # order accepted, client sees 504
     >>> sim.faults.stall("GET", "/v2/account", seconds=5)
     >>> sim.faults.reset("POST", "/v2/orders")                          # connection reset by peer
+    >>> sim.faults.truncate("POST", "/v2/orders", after_apply=True)     # placed; answer cut off
+    >>> sim.faults.garbage("GET", "/v2/orders/*")                       # 200 with an HTML page
     >>> sim.faults.drop_streams(); sim.faults.silence_streams(10)
     """
 
@@ -87,6 +114,24 @@ class Faults:
     def reset(self, method: str, path: str, times: int = 1, after_apply: bool = False) -> None:
         """Drop the connection of the next matching requests without an answer."""
         self._arm(FaultRule("reset", method.upper(), path, times, after_apply))
+
+    def truncate(self, method: str, path: str, times: int = 1, after_apply: bool = False) -> None:
+        """Send the status line and headers, then cut the body off half-way and close the connection.
+
+        The Content-Length announces the full body, so a client sees a broken connection
+        (``requests.exceptions.ChunkedEncodingError``) rather than a short answer.
+        """
+        self._arm(FaultRule("truncate", method.upper(), path, times, after_apply))
+
+    def garbage(
+        self, method: str, path: str, times: int = 1, after_apply: bool = False, *, body: bytes | None = None
+    ) -> None:
+        """Answer 200 (``application/json``) with a body that is not JSON.
+
+        By default an HTML error page, or with ``after_apply=True`` the first half of the real
+        answer (a cut-off JSON prefix); ``body`` sends those bytes instead.
+        """
+        self._arm(FaultRule("garbage", method.upper(), path, times, after_apply, body=body))
 
     def take(self, method: str, path: str) -> FaultRule | None:
         """The first armed rule matching this request, consumed once (called by the server)."""

@@ -1,9 +1,11 @@
-"""HTTP plumbing shared by the simulator's REST routes: auth, rate limits, faults, request log."""
+"""HTTP plumbing shared by the simulator's REST routes: auth, rate limits, faults, request log, and
+Alpaca's JSON error bodies for everything that goes wrong (unknown routes, wrong methods, bugs)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -14,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from .broker import Account, Broker
-from .faults import Faults
+from .faults import FaultRule, Faults
 from .wire import ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -30,6 +32,14 @@ _FAULT_MESSAGES = {
     503: (50310000, "service unavailable"),
     504: (50410000, "gateway timeout"),
 }
+# What a proxy in front of an API sends when the service behind it is gone (garbage faults).
+_HTML_PAGE = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+# Alpaca's bodies for requests no route answers.
+_ROUTING_ERRORS = {404: (40410000, "endpoint not found"), 405: (40510000, "method not allowed")}
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,27 @@ def raw_json_response(body: bytes, status: int = 200) -> web.Response:
 
 def error_response(err: ApiError) -> web.Response:
     return raw_json_response(err.body(), err.status)
+
+
+def http_error_response(exc: web.HTTPException) -> web.Response:
+    """An aiohttp HTTP error (no route, wrong method, bad upgrade) as an Alpaca JSON body."""
+    code, message = _ROUTING_ERRORS.get(exc.status, (exc.status * 100_000 + 10_000, exc.reason.lower()))
+    response = error_response(ApiError(exc.status, code, message))
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
+def fault_response(status: int) -> web.Response:
+    code, message = _FAULT_MESSAGES.get(status, (status * 100_000 + 10_000, "simulated failure"))
+    response = error_response(ApiError(status, code, message))
+    if status == 429:
+        response.headers.update({"Retry-After": "1", "X-RateLimit-Remaining": "0"})
+    return response
+
+
+class _Dropped(web.Response):
+    """What the middleware returns for a connection it reset: there is no answer to send."""
 
 
 class RateLimiter:
@@ -85,7 +116,8 @@ class RateLimiter:
 
 
 class Gate:
-    """The middleware: request log, faults, authentication and rate limits, in that order."""
+    """The middleware: request log, faults, routing errors, authentication, rate limits, and then the
+    handler, whose errors (ApiError, aiohttp's HTTP errors, bad JSON, bugs) become Alpaca JSON."""
 
     def __init__(
         self,
@@ -113,6 +145,8 @@ class Gate:
         if acct is not None:
             request[ACCOUNT] = acct
         response = await self._handle(request, handler, api, acct)
+        if isinstance(response, _Dropped):
+            return response  # no answer was sent: nothing to record
         self.log.append(
             RequestRecord(
                 request.method,
@@ -130,19 +164,22 @@ class Gate:
     ) -> web.StreamResponse:
         rule = self.faults.take(request.method, request.path)
         if rule is not None and not rule.after_apply:
-            early = await self._fault(rule, request)
+            early = await self._fault(rule, request, None)
             if early is not None:
                 return early
-        response = await self._authorized(request, handler, api, acct)
+        response = await self._answer(request, handler, api, acct)
         if rule is not None and rule.after_apply:
-            late = await self._fault(rule, request)
+            late = await self._fault(rule, request, response)
             if late is not None:
                 return late
         return response
 
-    async def _authorized(
+    async def _answer(
         self, request: web.Request, handler: Handler, api: str, acct: Account | None
     ) -> web.StreamResponse:
+        unrouted = request.match_info.http_exception  # no route, or not this method
+        if unrouted is not None:
+            return http_error_response(unrouted)
         if acct is None:
             # Trading answers 401; market data answers 403 for bad or missing keys.
             status = 401 if api == "trading" else 403
@@ -155,24 +192,53 @@ class Gate:
                 response = await handler(request)
             except ApiError as err:
                 response = error_response(err)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                response = http_error_response(exc)
             except orjson.JSONDecodeError:
                 response = error_response(ApiError(400, 40010000, "request body format is invalid"))
+            except Exception:  # a bug in a handler: say so in Alpaca's words, and log it
+                logger.exception("simulator handler failed: %s %s", request.method, request.path)
+                response = error_response(ApiError(500, 50010000, "internal server error"))
         response.headers.update(headers)
         return response
 
-    async def _fault(self, rule: Any, request: web.Request) -> web.StreamResponse | None:
+    async def _fault(
+        self, rule: FaultRule, request: web.Request, answer: web.StreamResponse | None
+    ) -> web.StreamResponse | None:
+        """Carry out ``rule``; ``answer`` is the real response when the rule fires after applying."""
         if rule.action == "stall":
             await asyncio.sleep(rule.seconds)
             return None
         if rule.action == "reset":
             if request.transport is not None:
                 request.transport.abort()
-            raise ConnectionResetError("simulated connection reset")
-        code, message = _FAULT_MESSAGES.get(rule.status, (rule.status * 100_000, "simulated failure"))
-        response = error_response(ApiError(rule.status, code, message))
-        if rule.status == 429:
-            response.headers.update({"Retry-After": "1", "X-RateLimit-Remaining": "0"})
-        return response
+            return _Dropped()  # aiohttp's write to the dead socket fails quietly; not logged
+        real = answer.body if isinstance(answer, web.Response) and isinstance(answer.body, bytes) else b""
+        if rule.action == "garbage":
+            body = rule.body if rule.body is not None else real[: len(real) // 2] or _HTML_PAGE
+            return web.Response(status=200, body=body, content_type="application/json")
+        if rule.action == "truncate":
+            if answer is not None and real:
+                return await _truncated(request, answer.status, real, answer.headers)
+            return await _truncated(request, 502, ApiError(502, 50210000, "bad gateway").body(), {})
+        return fault_response(rule.status)
+
+
+async def _truncated(request: web.Request, status: int, body: bytes, headers: Any) -> web.StreamResponse:
+    """Send the headers (Content-Length: the whole body) and half the body, then close the socket."""
+    response = web.StreamResponse(status=status)
+    for name, value in headers.items():
+        if name.lower().startswith("x-ratelimit"):
+            response.headers[name] = value
+    response.content_type = "application/json"
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(body[: max(1, len(body) // 2)])
+    if request.transport is not None:
+        request.transport.close()  # flushes what was written, then FIN: the client reads a short body
+    return response
 
 
 async def read_json(request: web.Request) -> Any:

@@ -1,4 +1,7 @@
-"""Simulated orders: the record, its Alpaca JSON, and validation of submitted order bodies."""
+"""Simulated orders: the record the broker keeps and its Alpaca JSON (legs included).
+
+Validation of submitted bodies lives in ``order_rules``; order groups (bracket, OCO, OTO) in ``groups``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from .wire import ApiError, iso_one
 ZERO = Decimal(0)
 NANO = Decimal("0.000000001")
 
+# ``held`` exit legs count as open (they are live orders waiting for their turn).
 OPEN_STATUSES = frozenset({"accepted", "new", "partially_filled", "pending_new", "held"})
 ORDER_TYPES = ("market", "limit", "stop", "stop_limit", "trailing_stop")
 TIME_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
@@ -29,24 +33,31 @@ def fmt(value: Decimal | None) -> str | None:
     return "0" if text in ("-0", "") else text
 
 
-def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
+def decimal_field(body: dict[str, Any], name: str, label: str | None = None) -> Decimal | None:
+    """``body[name]`` as a Decimal (strings or JSON numbers), None if absent; 422 if not a number."""
     raw = body.get(name)
+    label = label or name
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool):
-        raise ApiError(422, 40010001, f"{name} must be a number")
+        raise ApiError(422, 40010001, f"{label} must be a number")
     try:
         value = Decimal(str(raw))
     except InvalidOperation:
-        raise ApiError(422, 40010001, f"invalid {name}: {raw!r}") from None
+        raise ApiError(422, 40010001, f"invalid {label}: {raw!r}") from None
     if not value.is_finite():
-        raise ApiError(422, 40010001, f"invalid {name}: {raw!r}")
+        raise ApiError(422, 40010001, f"invalid {label}: {raw!r}")
     return value
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Order:
-    """One order as the broker keeps it; ``to_json`` gives Alpaca's Order object."""
+    """One order as the broker keeps it; ``to_json`` gives Alpaca's Order object.
+
+    Members of an order group point at each other: the parent (a bracket's or OTO's entry, an OCO's
+    take-profit) lists its exit ``legs``; each leg knows its ``parent``. ``role`` says which part
+    an order plays: ``entry``, ``take_profit`` or ``stop_loss`` ("" for simple orders).
+    """
 
     symbol: str
     asset_id: str
@@ -78,6 +89,11 @@ class Order:
     filled_value: Decimal = ZERO
     hwm: Decimal | None = None
     triggered: bool = False
+    armed: bool = False  # an exit leg that matching watches (its entry is done, or it is an OCO's)
+    order_class: str = ""  # "" (simple), "bracket", "oco" or "oto"
+    role: str = ""
+    parent: Order | None = field(default=None, repr=False)
+    legs: list[Order] = field(default_factory=list, repr=False)
 
     @property
     def is_open(self) -> bool:
@@ -89,6 +105,16 @@ class Order:
             return None
         return self.filled_value / self.filled_qty
 
+    @property
+    def root(self) -> Order:
+        """The group's parent (the order itself for simple orders and parents)."""
+        return self.parent if self.parent is not None else self
+
+    def members(self) -> list[Order]:
+        """Every order of this order's group, parent first (just itself for a simple order)."""
+        root = self.root
+        return [root, *root.legs]
+
     def remaining(self) -> Decimal:
         return ZERO if self.qty is None else self.qty - self.filled_qty
 
@@ -96,7 +122,9 @@ class Order:
         self.status = status
         self.updated_at = now
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, legs: bool = False) -> dict[str, Any]:
+        """Alpaca's Order object; with ``legs=True`` a parent carries its legs as full Orders."""
+
         def ts(ns: int | None) -> str | None:
             return None if ns is None else iso_one(ns)
 
@@ -121,7 +149,7 @@ class Order:
             "qty": fmt(self.qty),
             "filled_qty": fmt(self.filled_qty),
             "filled_avg_price": fmt(self.filled_avg_price),
-            "order_class": "",
+            "order_class": self.order_class,
             "order_type": self.type,
             "type": self.type,
             "side": self.side,
@@ -131,99 +159,13 @@ class Order:
             "stop_price": fmt(self.stop_price),
             "status": self.status,
             "extended_hours": self.extended_hours,
-            "legs": None,
+            "legs": [leg.to_json() for leg in self.legs] if legs and self.legs else None,
             "trail_percent": fmt(self.trail_percent),
             "trail_price": fmt(self.trail_price),
             "hwm": fmt(self.hwm),
             "source": None,
             "subtag": None,
         }
-
-
-def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...], default: str | None = None) -> str:
-    value = body.get(name, default)
-    if value is None:
-        raise ApiError(422, 40010001, f"{name} is required")
-    if value not in allowed:
-        raise ApiError(422, 40010001, f"invalid {name}: {value!r} (expected one of {', '.join(allowed)})")
-    return str(value)
-
-
-def parse_order(body: Any, *, fractionable: bool) -> dict[str, Any]:
-    """Validate a POST /v2/orders body as Alpaca does; the fields for ``Order`` or ApiError(422)."""
-    if not isinstance(body, dict):
-        raise ApiError(400, 40010000, "request body format is invalid")
-    order_class = body.get("order_class") or "simple"
-    if order_class != "simple":
-        raise ApiError(422, 40010001, f"order_class {order_class} is not supported by the simulator")
-    side = _choice(body, "side", ("buy", "sell"))
-    kind = _choice(body, "type", ORDER_TYPES)
-    tif = _choice(body, "time_in_force", TIME_IN_FORCE)
-    qty, notional = decimal_field(body, "qty"), decimal_field(body, "notional")
-    prices = {
-        n: decimal_field(body, n) for n in ("limit_price", "stop_price", "trail_price", "trail_percent")
-    }
-    if qty is None and notional is None:
-        raise ApiError(422, 40010001, "qty or notional is required")
-    if qty is not None and notional is not None:
-        raise ApiError(422, 40010001, "only one of qty or notional may be given")
-    if qty is not None:
-        if qty <= 0:
-            raise ApiError(422, 40010001, "qty must be > 0")
-        if qty.as_tuple().exponent < -9:  # type: ignore[operator]
-            raise ApiError(422, 40010001, "qty must have at most 9 decimal places")
-        if qty != qty.to_integral_value():
-            if not fractionable:
-                raise ApiError(422, 40010001, "fractional orders are not supported for this asset")
-            if kind not in ("market", "limit") or tif != "day":
-                raise ApiError(422, 40010001, "fractional orders must be DAY market or limit orders")
-    if notional is not None:
-        if kind != "market" or tif != "day":
-            raise ApiError(422, 40010001, "notional orders must be DAY market orders")
-        if notional < 1:
-            raise ApiError(422, 40010001, "cost basis must be >= 1")
-        if notional.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise ApiError(422, 40010001, "notional must have at most 2 decimal places")
-        if not fractionable:
-            raise ApiError(422, 40010001, "fractional orders are not supported for this asset")
-    needs = {
-        "limit_price": kind in ("limit", "stop_limit"),
-        "stop_price": kind in ("stop", "stop_limit"),
-    }
-    for name, needed in needs.items():
-        value = prices[name]
-        if needed and value is None:
-            raise ApiError(422, 40010001, f"{name} is required for {kind} orders")
-        if not needed and value is not None:
-            raise ApiError(422, 40010001, f"{name} is not allowed for {kind} orders")
-        if value is not None and value <= 0:
-            raise ApiError(422, 40010001, f"{name.replace('_', ' ')} must be > 0")
-    trail = [n for n in ("trail_price", "trail_percent") if prices[n] is not None]
-    if kind == "trailing_stop":
-        if len(trail) != 1:
-            raise ApiError(422, 40010001, "exactly one of trail_price or trail_percent is required")
-        if prices[trail[0]] <= 0:  # type: ignore[operator]
-            raise ApiError(422, 40010001, f"{trail[0]} must be > 0")
-    elif trail:
-        raise ApiError(422, 40010001, f"{trail[0]} is only allowed for trailing_stop orders")
-    extended = body.get("extended_hours", False)
-    if not isinstance(extended, bool):
-        raise ApiError(422, 40010001, "extended_hours must be a boolean")
-    if extended and (kind != "limit" or tif not in ("day", "gtc")):
-        raise ApiError(422, 40010001, "extended hours order must be DAY or GTC limit orders")
-    coid = body.get("client_order_id") or str(uuid.uuid4())
-    if not isinstance(coid, str) or len(coid) > 128:
-        raise ApiError(422, 40010001, "client_order_id must be a string of at most 128 characters")
-    return {
-        "side": side,
-        "type": kind,
-        "time_in_force": tif,
-        "qty": qty,
-        "notional": notional,
-        "extended_hours": extended,
-        "client_order_id": coid,
-        **prices,
-    }
 
 
 def floor_qty(notional: Decimal, price: Decimal) -> Decimal:

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
+from .account_routes import AccountRoutes
 from .broker import Broker
 from .data_routes import DataRoutes, Plan
 from .faults import Faults
@@ -182,6 +183,7 @@ class Simulator:
 
     async def _startup(self) -> None:
         app = web.Application(middlewares=[self._gate.middleware])
+        AccountRoutes(self.broker).add_to(app)
         TradingRoutes(self.broker).add_to(app)
         self._data.add_to(app)
         self.streams.add_to(app)  # last: its /v2/{feed} route must not shadow the REST routes

@@ -132,7 +132,8 @@ class StreamServer:
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/stream", self.trading_handler)
-        app.router.add_get("/v2/{feed}", self.data_handler)
+        # Only the feeds: any other /v2/... path must stay an unknown REST route (JSON 404).
+        app.router.add_get("/v2/{feed:" + "|".join(DATA_FEEDS) + "}", self.data_handler)
 
     def start(self) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(self._ticker()))

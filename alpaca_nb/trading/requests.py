@@ -215,8 +215,9 @@ def _advanced(
         assert sl_price is not None
         out["stop_loss"] = StopLossRequest(stop_price=sl_price, limit_price=sl_limit)
     if tp_price is not None and sl_price is not None:
-        wrong = tp_price <= sl_price if side == "buy" else tp_price >= sl_price
-        if wrong:
-            relation = "above" if side == "buy" else "below"
+        # The exits protect a long position when a bracket buys, or when an OCO (itself the exit) sells.
+        long = (side == "buy") == (klass == "bracket")
+        if tp_price <= sl_price if long else tp_price >= sl_price:
+            relation = "above" if long else "below"
             raise ValidationError(f"take_profit {tp_price:g} must be {relation} stop_loss {sl_price:g}")
     return out
