@@ -37,7 +37,8 @@ def test_quotes_and_trades_land_in_bounded_buffers(session: Session) -> None:
             quotes=["AAPL", "MSFT"], trades=["SPY"], callback=lambda ch, sym, item: seen.append((ch, sym))
         )
         assert wait_until(lambda: hub.state is StreamState.CONNECTED, 10)
-        assert wait_until(lambda: len(hub.quotes("AAPL")) == 5 and len(hub.trades("SPY")) >= 1, 20)
+        # SPY trades ~12 times a minute (Poisson): 60 s leaves a 1-in-160,000 chance of none.
+        assert wait_until(lambda: len(hub.quotes("AAPL")) == 5 and len(hub.trades("SPY")) >= 1, 60)
         quotes = hub.quotes("AAPL")
         assert len(quotes) == 5  # bounded
         assert all(q[1] < q[3] for q in quotes)  # bid < ask

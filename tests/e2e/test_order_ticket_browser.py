@@ -21,6 +21,8 @@ def test_ticket_submits_and_refuses_live(browser: Any, jupyter_lab: str) -> None
     qty.dispatch_event("change")
     ticket.locator("select[name='order_type']").select_option("market")
     ticket.locator("button.anb-submit").click()
+    ticket.locator(".anb-status[data-status='filled'], .anb-message").first.wait_for(timeout=15_000)
+    assert ticket.locator(".anb-message").count() == 0, ticket.locator(".anb-message").inner_text()
     ticket.locator(".anb-status[data-status='filled']").wait_for(timeout=15_000)
     assert "filled @" in ticket.locator(".anb-status").inner_text()
     # Forcing the account to live from Python is refused too, and says why.
@@ -30,6 +32,7 @@ def test_ticket_submits_and_refuses_live(browser: Any, jupyter_lab: str) -> None
     )
     ticket.locator(".anb-message", has_text="refused: live trading is locked").wait_for(timeout=10_000)
     assert ticket.locator("input[name='account'][value='paper']").is_checked()
-    assert error_outputs(page) == []
+    shown = error_outputs(page)  # the one cell that fails on purpose (raises-exception): one line
+    assert len(shown) == 1 and "exceeds max_notional" in shown[0] and shown[0].strip().count("\n") == 0
     ticket.scroll_into_view_if_needed()
     screenshot(page, "05_trading.png")
