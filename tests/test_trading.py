@@ -106,3 +106,16 @@ def test_bracket_oco_oto_rules() -> None:
         kwargs: dict[str, Any] = {"qty": 2, **fields}
         with pytest.raises(errors.ValidationError):
             build_order_request("AAPL", **kwargs)
+
+
+def test_the_highest_price_the_order_may_trade_at_is_checked() -> None:
+    """A sell limit far below the bid fills at the bid; a buy stop below the ask pays the ask."""
+    low_sell = build_order_request("AAPL", qty=100, side="sell", type="limit", limit_price=1.00)
+    checked = check_order(low_sell, View(held=100), NONE, "paper")
+    assert checked.price == 99.0 and checked.estimate == 9_900.0
+    with pytest.raises(errors.PreTradeRefusal, match="max_notional"):
+        check_order(low_sell, View(held=100), Limits(max_notional=1_000), "paper")
+    low_stop = build_order_request("AAPL", qty=100, type="stop", stop_price=1.00)
+    assert check_order(low_stop, View(), NONE, "paper").price == 101.0
+    capped = build_order_request("AAPL", qty=100, type="limit", limit_price=50)
+    assert check_order(capped, View(quote=None), NONE, "paper").price == 50  # a buy pays at most its limit

@@ -89,25 +89,30 @@ def _value(request: OrderRequest, name: str) -> Any:
 
 
 def _price(request: OrderRequest, view: MarketView, side: str) -> tuple[float | None, str]:
-    for name in ("limit_price", "stop_price"):
-        value = getattr(request, name, None)
-        if value:
-            return float(value), name.replace("_", " ")
+    """The highest price the order may trade at, as far as the kernel can tell.
+
+    A buy's limit caps what it pays. Anything else may trade at the market: a sell limit below the bid
+    fills at the bid, a buy stop below the ask triggers at once and pays the ask. So the quote counts
+    too, and the highest of the known prices is the one checked."""
+    limit = getattr(request, "limit_price", None)
     take_profit = getattr(request, "take_profit", None)
-    if _value(request, "order_class") == "oco" and take_profit is not None:
-        return float(take_profit.limit_price), "take-profit price"
+    if limit is None and _value(request, "order_class") == "oco" and take_profit is not None:
+        limit = take_profit.limit_price
+    if side == "buy" and limit:
+        return float(limit), "limit price"
+    known = [(float(v), name) for v, name in ((limit, "limit price"),
+             (getattr(request, "stop_price", None), "stop price")) if v]  # fmt: skip
     quote, source = view.quote(str(request.symbol))
-    if quote is None:
+    if quote is not None:
+        touch, other = (quote.ask, quote.bid) if side == "buy" else (quote.bid, quote.ask)
+        names = ("ask", "bid") if side == "buy" else ("bid", "ask")
+        if touch and touch > 0:
+            known.append((float(touch), f"{source} {names[0]}"))
+        elif other and other > 0:
+            known.append((float(other), f"{source} {names[1]} (no {names[0]})"))
+    if not known:
         return None, source
-    touch = quote.ask if side == "buy" else quote.bid
-    if touch and touch > 0:
-        return float(touch), f"{source} {'ask' if side == 'buy' else 'bid'}"
-    other = quote.bid if side == "buy" else quote.ask
-    if other and other > 0:
-        return float(
-            other
-        ), f"{source} {'bid' if side == 'buy' else 'ask'} (no {'ask' if side == 'buy' else 'bid'})"
-    return None, source
+    return max(known)
 
 
 def check_order(request: OrderRequest, view: MarketView, limits: Limits, account: str) -> CheckedOrder:
