@@ -12,6 +12,7 @@ from .config import (
     AccountKind,
     Credentials,
     Endpoints,
+    Secret,
     alpaca_endpoints,
     env_credentials,
     redact_logs,
@@ -24,11 +25,11 @@ if TYPE_CHECKING:
     from .sim import Simulator
 
 
-def _keys(api_key: str | None, secret_key: str | None, kind: AccountKind) -> Credentials | None:
-    if api_key or secret_key:
-        if not (api_key and secret_key):
+def _keys(api_key: Secret | None, secret_key: Secret | None, kind: AccountKind) -> Credentials | None:
+    if api_key is not None or secret_key is not None:
+        if api_key is None or secret_key is None:
             raise ConfigurationError("pass both api_key and secret_key, or neither")
-        return Credentials.of(api_key, secret_key)
+        return Credentials(api_key, secret_key)
     return env_credentials(kind)
 
 
@@ -95,13 +96,16 @@ def connect(
     >>> s = anb.connect("demo", seed=7)
     alpaca_nb: demo mode — the built-in simulator at http://127.0.0.1:...; orders go to its paper account.
     """
+    # First, before anything can fail: a traceback (%xmode Verbose) shows this frame's arguments.
+    api_key, secret_key = Secret.hide(api_key or None), Secret.hide(secret_key or None)  # type: ignore[assignment]
+    live_api_key, live_secret_key = Secret.hide(live_api_key or None), Secret.hide(live_secret_key or None)  # type: ignore[assignment]
     check_timeout(timeout)
     _check(seed, rate_limit, feed)
     from .trading import Limits
 
     Limits(max_notional, max_position)  # checked now, before anything is closed or started
-    paper_keys = _keys(api_key, secret_key, "paper") if mode != "demo" else None
-    live_keys = _keys(live_api_key, live_secret_key, "live") if mode != "demo" else None
+    paper_keys = _keys(api_key, secret_key, "paper") if mode != "demo" else None  # type: ignore[arg-type]
+    live_keys = _keys(live_api_key, live_secret_key, "live") if mode != "demo" else None  # type: ignore[arg-type]
     chosen = (
         "demo"
         if simulator is not None

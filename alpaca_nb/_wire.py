@@ -55,7 +55,7 @@ def asset_class(symbol: str) -> AssetClass:
 
 def normalize_symbol(raw: Any) -> str:
     """``" aapl "`` → ``"AAPL"``; anything that is no asset class's symbol → ValidationError."""
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or not raw.isascii():  # "ſpy".upper() is "SPY": not a symbol anyone typed
         raise ValidationError(f"not a valid stock symbol: {raw!r}")
     symbol = raw.strip().upper()
     for cls in ASSET_CLASSES.values():

@@ -47,6 +47,24 @@ class Secret:
     def reveal(self) -> str:
         return self._value
 
+    @staticmethod
+    def hide(value: str | Secret | None) -> Secret | None:
+        """``value`` as a Secret (None stays None): call it first, so no frame keeps the plain text."""
+        return value if value is None or isinstance(value, Secret) else Secret(str(value))
+
+    def check_header_safe(self, name: str) -> None:
+        """A key goes in an HTTP header: printable ASCII, no spaces (a pasted key may carry more)."""
+        bad = next(
+            (i for i, c in enumerate(self._value) if not (c.isascii() and c.isprintable()) or c == " "), -1
+        )
+        if not self._value or bad >= 0:
+            where = (
+                "is empty"
+                if not self._value
+                else f"has a character that cannot be sent at position {bad + 1}"
+            )
+            raise ConfigurationError(f"{name} {where}: paste the key again")
+
     def __repr__(self) -> str:
         return "Secret('****')"
 
@@ -72,9 +90,15 @@ class Credentials:
     key_id: Secret
     secret_key: Secret
 
+    def __post_init__(self) -> None:
+        self.key_id.check_header_safe("the API key id")
+        self.secret_key.check_header_safe("the API secret key")
+
     @staticmethod
-    def of(key_id: str, secret_key: str) -> Credentials:
-        return Credentials(Secret(key_id), Secret(secret_key))
+    def of(key_id: str | Secret, secret_key: str | Secret) -> Credentials:
+        key, secret = Secret.hide(key_id), Secret.hide(secret_key)
+        assert key is not None and secret is not None
+        return Credentials(key, secret)
 
     @property
     def masked_key(self) -> str:
@@ -192,16 +216,22 @@ def redact_logs() -> None:
 
 
 def env_credentials(kind: AccountKind, environ: Mapping[str, str] | None = None) -> Credentials | None:
-    """Keys from ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY`` (paper) or ``APCA_LIVE_API_*`` (live)."""
-    env = os.environ if environ is None else environ
+    """Keys from ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY`` (paper) or ``APCA_LIVE_API_*`` (live).
+
+    The environment is read in ``_read`` only, straight into Secrets: no frame that can raise holds it
+    (a ``%xmode Verbose`` traceback prints the arguments and variables of every frame)."""
     prefix = "APCA_API_" if kind == "paper" else "APCA_LIVE_API_"
-    key, secret = env.get(prefix + "KEY_ID", "").strip(), env.get(prefix + "SECRET_KEY", "").strip()
-    if key and secret:
-        return Credentials.of(key, secret)
-    if key or secret:
-        missing = prefix + ("SECRET_KEY" if key else "KEY_ID")
+    key, secret = _read(prefix + "KEY_ID", environ), _read(prefix + "SECRET_KEY", environ)
+    if key.reveal() and secret.reveal():
+        return Credentials(key, secret)
+    if key.reveal() or secret.reveal():
+        missing = prefix + ("SECRET_KEY" if key.reveal() else "KEY_ID")
         raise ConfigurationError(f"{missing} is not set (its pair is): set both, or neither")
     return None
+
+
+def _read(name: str, environ: Mapping[str, str] | None) -> Secret:
+    return Secret((os.environ if environ is None else environ).get(name, "").strip())
 
 
 def alpaca_endpoints(

@@ -20,14 +20,13 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 import pandas as pd
 from alpaca.data.historical import StockHistoricalDataClient
 
 from ._wire import BAR_KEYS, QUOTE_KEYS, TRADE_KEYS, normalize_symbols, to_utc
 from .config import AccountConfig
 from .errors import SymbolNotFoundError, ValidationError
-from .rest import PipelinedGets, RateLimiter, SafeRESTMixin
+from .rest import PipelinedGets, RateLimiter, SafeRESTMixin, decode_json
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -161,7 +160,7 @@ class BarsBuilder:
         self.count = 0
 
     def add_page(self, body: bytes) -> None:
-        payload = orjson.loads(body)
+        payload = decode_json(body, "GET /v2/stocks/bars", "GET", "/stocks/bars")
         for symbol, rows in (payload.get("bars") or {}).items():
             if rows:
                 self.parts.setdefault(symbol, []).append(bar_columns(rows))
@@ -373,7 +372,7 @@ def fetch_latest(
             raise ValidationError(f"feed must be one of {', '.join(FEEDS)}, not {feed!r}")
         params["feed"] = feed
     key = "quotes" if kind == "quotes" else "trades"
-    payload = orjson.loads(client.get_raw(f"/stocks/{key}/latest", params))
+    payload = client.get_json(f"/stocks/{key}/latest", params)
     rows = payload.get(key) or {}
     missing = [s for s in syms if s not in rows]
     if missing:
@@ -387,7 +386,7 @@ def fetch_snapshots(client: SafeDataClient, symbols: str | Sequence[str], feed: 
     params: dict[str, Any] = {"symbols": ",".join(syms)}
     if feed is not None:
         params["feed"] = feed
-    payload = orjson.loads(client.get_raw("/stocks/snapshots", params))
+    payload = client.get_json("/stocks/snapshots", params)
     missing = [s for s in syms if s not in payload]
     if missing:
         _check_known(client, missing)

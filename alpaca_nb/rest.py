@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import threading
 import time
 import urllib.parse
@@ -93,8 +94,14 @@ class RateLimiter:
 
 # ----- the translation point -----------------------------------------------------------------------
 def translate_transport(err: BaseException, what: str, timeout: float) -> TransportError:
-    """A transport failure (requests, urllib3, http.client or socket) as our error; ``what`` is
-    ``"POST /v2/orders (client_order_id=…)"``. The original is not chained (it holds the request)."""
+    """A failure while sending or reading (requests, urllib3, http.client, socket) as our error;
+    ``what`` is ``"POST /v2/orders (client_order_id=…)"``. The original is never chained: it, and the
+    frames below it, hold the request and its headers. A Ctrl-C is raised again as a new, bare
+    ``KeyboardInterrupt`` for the same reason."""
+    if isinstance(err, KeyboardInterrupt | SystemExit):
+        raise type(err)() from None
+    if not isinstance(err, requests.RequestException | OSError | http.client.HTTPException):
+        return ConnectionLostError(f"{what}: the request failed ({type(err).__name__})")
     if isinstance(err, requests.Timeout | TimeoutError):
         return RequestTimeoutError(f"{what}: no answer within {timeout:g} s")
     cut = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
@@ -104,14 +111,61 @@ def translate_transport(err: BaseException, what: str, timeout: float) -> Transp
     return ConnectionLostError(f"{what}: the connection failed or was dropped")
 
 
-def decode_json(body: bytes, what: str) -> Any:
-    """The JSON of a successful answer; a body that is not JSON is an ``InvalidResponseError``."""
+# What Alpaca answers on success, by request: (methods, path pattern after /v2, JSON type, keys it
+# always has). An answer of another shape is not Alpaca's answer: as ambiguous as a cut-off one.
+_ORDER_KEYS = ("id", "client_order_id", "symbol", "status")
+SHAPES: tuple[tuple[frozenset[str], re.Pattern[str], type, tuple[str, ...]], ...] = tuple(
+    (frozenset(methods.split()), re.compile(pattern), kind, keys)
+    for methods, pattern, kind, keys in (
+        ("POST", r"/orders", dict, _ORDER_KEYS),
+        ("GET", r"/orders", list, ()),
+        ("DELETE", r"/orders", list, ()),
+        ("GET PATCH", r"/orders/[^/]+", dict, _ORDER_KEYS),
+        ("GET", r"/orders:by_client_order_id", dict, _ORDER_KEYS),
+        ("GET", r"/positions", list, ()),
+        ("DELETE", r"/positions", list, ()),
+        ("GET", r"/positions/.+", dict, ("symbol", "qty")),
+        ("DELETE", r"/positions/.+", dict, _ORDER_KEYS),
+        ("GET", r"/account", dict, ("id", "status")),
+        ("GET PATCH", r"/account/configurations", dict, ()),
+        ("GET", r"/assets", list, ()),
+        ("GET", r"/assets/.+", dict, ("symbol", "tradable")),
+        ("GET", r"/clock", dict, ("is_open",)),
+        ("GET", r"/calendar", list, ()),
+        ("GET", r"/stocks/.+", dict, ()),
+    )
+)
+
+
+def _shape(method: str, path: str) -> tuple[type, tuple[str, ...]] | None:
+    for methods, pattern, kind, keys in SHAPES:
+        if method in methods and pattern.fullmatch(path):
+            return kind, keys
+    return None
+
+
+def decode_json(body: bytes, what: str, method: str = "GET", path: str = "", *, status: int = 200) -> Any:
+    """The JSON of a successful answer, checked to be what Alpaca sends there (``SHAPES``).
+
+    A body that is empty (but for a 204), not JSON, or of another shape is an ``InvalidResponseError``:
+    for an order, as ambiguous as an answer cut off."""
     if not body:
-        return None
+        if status == 204 or (method == "DELETE" and _shape(method, path) is None):
+            return None
+        raise InvalidResponseError(f"{what}: the answer has no body (HTTP {status})")
     try:
-        return orjson.loads(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InvalidResponseError(f"{what}: the answer is not JSON ({len(body)} bytes)") from None
+    expected = _shape(method, path)
+    if expected is None:
+        if not isinstance(payload, dict | list):
+            raise InvalidResponseError(f"{what}: the answer is not a JSON object or array")
+        return payload
+    kind, keys = expected
+    if not isinstance(payload, kind) or (keys and not all(k in payload for k in keys)):  # type: ignore[operator]
+        raise InvalidResponseError(f"{what}: the answer is not the {kind.__name__} Alpaca sends here")
+    return payload
 
 
 def retry_wait(headers: Mapping[str, str] | http.client.HTTPMessage) -> float | None:
@@ -191,7 +245,7 @@ class SafeRESTMixin:
         return self._request("GET", path, params)
 
     def get_raw(self, path: str, params: dict[str, Any] | None = None) -> bytes:
-        """The raw body of ``GET /v2{path}`` (for fast parsers)."""
+        """The raw body of ``GET /v2{path}`` (for fast parsers: check it with ``decode_json``)."""
         return self._exchange("GET", path, params).body
 
     def _request(
@@ -205,8 +259,9 @@ class SafeRESTMixin:
         """alpaca-py's entry point: the parsed JSON body (None for an empty one)."""
         reply = self._exchange(method, path, data, base_url, api_version)
         coid = data.get("client_order_id") if isinstance(data, dict) else None
+        what = self._full(method, path, api_version, coid)
         try:
-            return decode_json(reply.body, self._full(method, path, api_version, coid))
+            return decode_json(reply.body, what, method.upper(), path, status=reply.status)
         except InvalidResponseError as err:
             raise self._remember(err) from None
 
@@ -257,7 +312,7 @@ class SafeRESTMixin:
                 **({"params": data} if method in ("GET", "DELETE") else {"json": data}),
             )
             reply = Reply(response.status_code, response.headers, response.content)
-        except (requests.RequestException, OSError, http.client.HTTPException) as err:
+        except BaseException as err:  # Ctrl-C too: the frames below hold the request's headers
             failure = err
         if failure is not None:  # raised outside the except block: no chained request in the traceback
             error = translate_transport(failure, _what(method, path, coid), self._anb_timeout)
@@ -336,6 +391,10 @@ class PipelinedGets:
             except (OSError, http.client.HTTPException) as err:
                 self.close()
                 failure = err if attempt else None
+            except BaseException as err:  # Ctrl-C, or a header http.client cannot encode
+                self.close()
+                failure = err
+                break
         if failure is not None:  # outside the except block: nothing chained
             self._fail(failure)
 
@@ -358,7 +417,7 @@ class PipelinedGets:
             try:
                 response = self._connection().getresponse()
                 reply = Reply(response.status, response.headers, response.read())
-            except (OSError, http.client.HTTPException) as err:
+            except BaseException as err:
                 self.close()
                 failure = err
             if failure is not None:

@@ -99,6 +99,7 @@ class Session:
         self._limiters = {kind: RateLimiter(rate_limit) for kind in self._accounts}
         self._clients: dict[AccountKind, SafeTradingClient] = {}
         self._data: SafeDataClient | None = None
+        self._more_data: dict[AccountKind, SafeDataClient] = {}
         self._stream: StreamHub | None = None
         self._assets: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._closed = False
@@ -209,6 +210,18 @@ class Session:
             )
         return self._data
 
+    def _data_for(self, kind: AccountKind) -> SafeDataClient:
+        """The data client on ``kind``'s own market-data server (the shared one when it is the same)."""
+        default = self.market_data
+        config = self._accounts[kind]
+        if config.endpoints.data == self._accounts[self._data_kind()].endpoints.data:
+            return default
+        if kind not in self._more_data:
+            from .data import SafeDataClient
+
+            self._more_data[kind] = SafeDataClient(config, timeout=self.timeout, limiter=self._limiters[kind])
+        return self._more_data[kind]
+
     @property
     def stream(self) -> StreamHub:
         """The background stream hub (one market-data connection, made on first subscription)."""
@@ -306,19 +319,24 @@ class Session:
 
         return self._remember(lambda: fetch_snapshots(self.market_data, symbols, feed))
 
-    def quote(self, symbol: str) -> tuple[Quote | None, str]:
+    def quote(self, symbol: str, *, account: str | None = None) -> tuple[Quote | None, str]:
         """The freshest quote the kernel has for ``symbol`` and where it came from ("stream" or "REST").
 
-        The stream's latest quote if it is at most ``QUOTE_MAX_AGE_S`` old, else one REST request."""
+        The stream's latest quote if it is at most ``QUOTE_MAX_AGE_S`` old, else one REST request — both
+        from the market-data servers of ``account`` (a live order is never priced by a paper server)."""
         symbol = normalize_symbol(symbol)
+        config = self._accounts[self.default_account if account is None else account]  # type: ignore[index]
         hub = self._stream
-        if hub is not None and hub.state.value != "closed":
+        if (
+            hub is not None
+            and hub.state.value != "closed"
+            and hub.data_stream_url == config.endpoints.data_stream
+        ):
             latest = hub.latest_quote(symbol)
             if latest is not None and time.time_ns() - latest.t_ns <= QUOTE_MAX_AGE_S * 1e9:
                 return latest, "stream"
-        payload = self._remember(
-            lambda: self.market_data.get_json("/stocks/quotes/latest", {"symbols": symbol})
-        )
+        data = self._data_for(config.kind)
+        payload = self._remember(lambda: data.get_json("/stocks/quotes/latest", {"symbols": symbol}))
         row = ((payload or {}).get("quotes") or {}).get(symbol)
         if not row:
             return None, "REST had no quote"
@@ -621,8 +639,9 @@ class Session:
             self._stream.close()
         for client in self._clients.values():
             client.close()
-        if self._data is not None:
-            self._data.close()
+        for data in [self._data, *self._more_data.values()]:
+            if data is not None:
+                data.close()
         if self.simulator is not None and self._owns_simulator:
             self.simulator.stop()
 
@@ -644,16 +663,27 @@ class _MarketView:
         return self._session.asset(symbol, account=self._client.account_kind)
 
     def quote(self, symbol: str) -> tuple[Quote | None, str]:
-        return self._session.quote(symbol)
+        return self._session.quote(symbol, account=self._client.account_kind)
 
     def buying_power(self) -> float:
         return float((self._client.get_json("/account") or {}).get("buying_power") or 0.0)
 
     def position_qty(self, symbol: str) -> float:
         try:
-            return float((self._client.get_json(f"/positions/{symbol}") or {}).get("qty") or 0.0)
+            return float(self._client.get_json(f"/positions/{symbol}")["qty"])
         except NotFoundError:
             return 0.0
+
+    def working_qty(self, symbol: str) -> tuple[float, float]:
+        params = {"status": "open", "symbols": symbol, "limit": 500}
+        buy = sell = 0.0
+        for order in self._client.get_json("/orders", params):
+            left = float(order.get("qty") or 0) - float(order.get("filled_qty") or 0)
+            if order.get("side") == "buy":
+                buy += left
+            else:
+                sell += left
+        return buy, sell
 
 
 def _is_uuid(text: str) -> bool:

@@ -201,6 +201,11 @@ class StreamHub:
         self._pump_thread: threading.Thread | None = None
         self._pump_stop = threading.Event()
 
+    @property
+    def data_stream_url(self) -> str:
+        """Where the market-data connection goes (quotes from elsewhere do not price another account)."""
+        return self._account.endpoints.data_stream
+
     def __repr__(self) -> str:
         return f"<StreamHub {self.state.value} subscriptions={len(self._refs)} messages={self._messages}>"
 

@@ -294,3 +294,17 @@ def test_timeframes_and_timestamps() -> None:
     assert np.array_equal(
         parse_timestamps(slow), pd.to_datetime(slow, utc=True, format="ISO8601").as_unit("ns").asi8
     )
+
+
+def test_answers_that_are_not_json_are_our_error_in_one_line(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    for path, call in (
+        ("/v2/stocks/quotes/latest", lambda: session.latest_quotes("AAPL")),
+        ("/v2/stocks/snapshots", lambda: session.snapshots("AAPL")),
+        ("/v2/stocks/bars", lambda: session.bars("AAPL", "1Day", start="2024-01-02", end="2024-01-10")),
+        ("/v2/stocks/bars", lambda: session.bars(["AAPL", "MSFT"], "1Day", start="2024-01-02")),
+    ):
+        sim.faults.garbage("GET", path)
+        with pytest.raises(errors.InvalidResponseError, match="not JSON"):
+            call()

@@ -240,3 +240,77 @@ def test_bracket_legs_exist_exactly_once_under_faults(world: tuple[Simulator, Se
     print(f"\nbrackets={len(brackets)} legs={len(legs)} orders on the server={len(all_ids)}")
     assert len(brackets) == len(coids) and all(len(o.legs or []) == 2 for o in brackets)
     assert len(all_ids) == 3 * len(coids) and len(set(all_ids)) == len(all_ids)  # no stray leg
+
+
+# ----- what the adversarial review broke (each failed before its fix) -------------------------------
+def test_success_answers_that_are_not_alpacas_are_ambiguous(world: tuple[Simulator, Session]) -> None:
+    """A 200 with an empty, null, {}, [] or "ok" body after the order was placed: looked up, once."""
+    sim, session = world
+    for i, body in enumerate((b"", b"null", b"{}", b"[]", b'"ok"', b"42")):
+        coid = f"odd-body-{i}"
+        sim.faults.garbage("POST", "/v2/orders", body=body, after_apply=True)
+        order = session.submit_order("KO", qty=1, client_order_id=coid)
+        assert order.client_order_id == coid
+        assert session.submit_order("KO", qty=1, client_order_id=coid).id == order.id  # a resend finds it
+        assert _count(sim)[coid] == 1
+    sim.faults.garbage("GET", "/v2/positions/KO", body=b"")
+    with pytest.raises(errors.InvalidResponseError):  # never read as "you hold nothing"
+        session.submit_order("KO", qty=1, side="sell")
+
+
+def test_notional_and_oco_orders_are_recognised_after_a_lost_answer(world: tuple[Simulator, Session]) -> None:
+    sim, session = world
+    sim.faults.fail("POST", "/v2/orders", 504, after_apply=True)
+    notional = session.submit_order("KO", notional=500, client_order_id="lost-notional")
+    assert notional.client_order_id == "lost-notional" and _count(sim)["lost-notional"] == 1
+    held = session.submit_order("V", qty=5)
+    assert wait_until(lambda: session.get_order(str(held.id)).status.value == "filled", 5)
+    sim.faults.fail("POST", "/v2/orders", 504, after_apply=True)
+    oco = session.submit_order("V", qty=5, side="sell", type="limit", order_class="oco", take_profit=60,
+                               stop_loss=40, client_order_id="lost-oco")  # fmt: skip
+    assert oco.client_order_id == "lost-oco" and len(oco.legs or []) == 1  # found, with its leg
+
+
+def test_rerunning_a_buy_line_whose_fate_was_unknown_finds_the_order(
+    world: tuple[Simulator, Session], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, _ = world
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "alpaca_nb")
+    sim.faults.fail("POST", "/v2/orders", 504, after_apply=True)
+    sim.faults.fail("GET", "/v2/orders:by_client_order_id", 503, times=3)
+    first = ip.run_cell("%alpaca buy 1 KO")
+    assert isinstance(first.error_in_exec, errors.OrderStateUnknownError)
+    assert "run this line again" in str(first.error_in_exec)
+    assert ip.run_cell("%alpaca buy 1 KO").success  # the same line: the same client_order_id
+    assert sum(1 for o in sim.orders() if o["symbol"] == "KO") == 1
+
+
+def test_changes_report_what_happened(world: tuple[Simulator, Session]) -> None:
+    """Replace, cancel and close applied but answered 429/5xx; a used client_order_id; no orders list."""
+    sim, session = world
+    for status in (429, 503, 504):
+        resting = session.submit_order("KO", qty=1, type="limit", limit_price=10, time_in_force="gtc")
+        sim.faults.fail("PATCH", f"/v2/orders/{resting.id}", status, after_apply=True)
+        new = session.replace_order(str(resting.id), limit_price=11)
+        assert str(new.replaces) == str(resting.id) and float(new.limit_price) == 11
+        sim.faults.fail("DELETE", f"/v2/orders/{new.id}", status, after_apply=True)
+        found = session.cancel_order(str(new.id))
+        assert found is not None and found.status.value == "canceled"
+    other = session.submit_order("KO", qty=1, type="limit", limit_price=10, time_in_force="gtc",
+                                 client_order_id="taken")  # fmt: skip
+    mine = session.submit_order("JPM", qty=1, type="limit", limit_price=10, time_in_force="gtc")
+    with pytest.raises(errors.DuplicateClientOrderIdError, match="already used by another order"):
+        session.replace_order(str(mine.id), limit_price=11, client_order_id="taken")
+    assert session.get_order(str(mine.id)).status.value == "new" and other.id != mine.id
+    buy = session.submit_order("V", qty=5)
+    assert wait_until(lambda: session.get_order(str(buy.id)).status.value == "filled", 5)
+    sim.faults.fail("GET", "/v2/orders", 500, times=3)  # the orders cannot be listed before the close
+    sim.faults.reset("DELETE", "/v2/positions/V")
+    with pytest.raises(errors.OrderStateUnknownError):  # not "closing V: buy 5 (filled)"
+        session.close_position("V")
+    session.cancel_all_orders()
+    for _ in range(3):
+        session.submit_order("KO", qty=1, type="limit", limit_price=10, time_in_force="gtc")
+    sim.faults.fail("DELETE", "/v2/orders", 504, after_apply=True)
+    assert len(session.cancel_all_orders()) == 3  # looked up: the three it cancelled

@@ -14,6 +14,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import alpaca_nb as anb
+from alpaca_nb import errors
 from alpaca_nb.config import Credentials, Endpoints, Secret
 from alpaca_nb.magics import format_status
 from alpaca_nb.session import close_current
@@ -53,7 +54,7 @@ def texts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     root.setLevel(old_level)
     close_current()
     everything = collected + handler.texts
-    assert len(everything) > 30  # the scan saw real material
+    assert sum(map(len, everything)) > 2000  # the scan saw real material
     leaks = [t[:200] for t in everything for s in SENTINELS if s in t]
     assert not leaks, f"secrets leaked into: {leaks[:5]}"
 
@@ -205,3 +206,46 @@ def test_debug_logs_of_every_logger_show_no_secret(texts: list[str]) -> None:
     hidden = [t for t in seen.texts if "content hidden by alpaca_nb" in t]
     assert len(hidden) >= 4  # auth + subscribe/listen on both streams were logged, masked
     texts.extend(seen.texts)
+
+
+def test_keys_that_cannot_be_sent_are_refused_without_showing_them(
+    texts: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key pasted with an invisible character, and connect() failing with keys from the environment,
+    under %xmode Verbose (which prints every frame's arguments)."""
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("xmode", "Verbose")
+    try:
+        monkeypatch.setenv("APCA_API_KEY_ID", KEY + "\u200b")
+        bad = ip.run_cell("import alpaca_nb as anb; anb.connect('paper', quiet=True)")
+        assert isinstance(bad.error_in_exec, errors.ConfigurationError)
+        assert "position 19" in str(bad.error_in_exec)
+        monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+        for cell in ("anb.connect('paper', timeout=0)", "anb.connect('paper', feed='x')",
+                     "anb.connect('paper', max_notional=-1)"):  # fmt: skip
+            assert not ip.run_cell(cell).success
+    finally:
+        ip.run_line_magic("xmode", "Context")
+    shown = capsys.readouterr()
+    texts += [shown.out, shown.err]
+
+
+def test_an_interrupted_request_shows_no_key(texts: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C while a request waits: the KeyboardInterrupt comes from our frame, not urllib3's."""
+    import _thread
+    import threading
+
+    with Simulator(seed=6, credentials=CREDS, rate_limit=None, hours="always") as sim:
+        ip = InteractiveShell.instance()
+        ip.run_line_magic("xmode", "Verbose")
+        try:
+            ip.user_ns["s"] = _sentinel_session(sim, timeout=5)
+            sim.faults.stall("GET", "/v2/account", 3)
+            threading.Timer(0.7, _thread.interrupt_main).start()
+            result = ip.run_cell("s.account()")
+            assert isinstance(result.error_in_exec, KeyboardInterrupt)
+        finally:
+            ip.run_line_magic("xmode", "Context")
+        shown = capsys.readouterr()
+        texts += [shown.out, shown.err]
+        assert "KeyboardInterrupt" in shown.out + shown.err

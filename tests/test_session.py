@@ -347,3 +347,24 @@ def test_an_environment_variable_never_moves_live_keys(monkeypatch: pytest.Monke
         assert status["live"]["trading"] == LIVE_TRADING_URL  # ...live does not
         assert s.trading.get_account().status == "ACTIVE"
         assert {r.account for r in sim.requests} == {"paper"}
+
+
+def test_a_live_order_is_priced_by_the_live_accounts_own_data_server() -> None:
+    from alpaca_nb.trading import build_order_request
+
+    keys = {"paper": ("PKPAPERKEY123456", "paper-secret-1"), "live": ("AKLIVEKEY1234567", "live-secret-1")}
+    with (
+        Simulator(seed=1, credentials=keys, hours="always") as paper,
+        Simulator(seed=2, credentials=keys, hours="always") as live,
+    ):
+        where = {kind: Endpoints(sim.base_url, sim.base_url, sim.data_stream_url, sim.trading_stream_url)
+                 for kind, sim in (("paper", paper), ("live", live))}  # fmt: skip
+        s = anb.connect("paper", api_key=keys["paper"][0], secret_key=keys["paper"][1],
+                        live_api_key=keys["live"][0], live_secret_key=keys["live"][1], allow_live=True,
+                        endpoints=where, quiet=True)  # fmt: skip
+        s.check(build_order_request("AAPL", qty=1), account="live")
+        quoted = {name: [r for r in sim.requests if r.path == "/v2/stocks/quotes/latest"]
+                  for name, sim in (("paper", paper), ("live", live))}  # fmt: skip
+        assert len(quoted["live"]) == 1 and quoted["paper"] == []
+        assert quoted["live"][0].account == "live"
+        s.close()

@@ -19,6 +19,7 @@ class View:
     def __init__(self, quote: Quote | None = QUOTE, held: float = 0.0,
                  buying_power: float = 100_000.0, **asset: Any) -> None:  # fmt: skip
         self._quote, self._held, self._bp = quote, held, buying_power
+        self._working: tuple[float, float] = asset.pop("working", (0.0, 0.0))
         self._asset = {"status": "active", "tradable": True, "fractionable": True, "shortable": True, **asset}
 
     def asset(self, symbol: str) -> dict[str, Any]:
@@ -32,6 +33,9 @@ class View:
 
     def position_qty(self, symbol: str) -> float:
         return self._held
+
+    def working_qty(self, symbol: str) -> tuple[float, float]:
+        return self._working
 
 
 NONE = Limits()
@@ -119,3 +123,23 @@ def test_the_highest_price_the_order_may_trade_at_is_checked() -> None:
     assert check_order(low_stop, View(), NONE, "paper").price == 101.0
     capped = build_order_request("AAPL", qty=100, type="limit", limit_price=50)
     assert check_order(capped, View(quote=None), NONE, "paper").price == 50  # a buy pays at most its limit
+
+
+def test_max_position_counts_the_open_orders_that_could_still_fill() -> None:
+    buy = build_order_request("AAPL", qty=10, type="limit", limit_price=90, time_in_force="gtc")
+    limits = Limits(max_position=10)
+    assert check_order(buy, View(), limits, "paper").estimate == 900.0
+    with pytest.raises(errors.PreTradeRefusal, match="with 10 more in open orders"):
+        check_order(buy, View(working=(10.0, 0.0)), limits, "paper")
+    sell = build_order_request("AAPL", qty=5, side="sell", type="limit", limit_price=120)
+    assert check_order(sell, View(held=10, working=(10.0, 0.0)), limits, "paper").estimate == 600.0
+
+
+def test_only_plain_ascii_symbols_and_numbers() -> None:
+    for symbol in ("ſpy", "ıbm", "ＡＡＰＬ"):
+        with pytest.raises(errors.ValidationError, match="not a valid"):
+            build_order_request(symbol, qty=1)
+    for qty in ("١٠", "1_000", "0x10", "1,5"):
+        with pytest.raises(errors.ValidationError, match="must be a number"):
+            build_order_request("AAPL", qty=qty)
+    assert build_order_request("AAPL", qty=" 2.5 ").qty == 2.5

@@ -65,7 +65,9 @@ class Subcommand:
     parser: argparse.ArgumentParser = field(init=False)
 
     def __post_init__(self) -> None:
-        self.parser = Parser(prog=f"%alpaca {self.name}", description=self.summary, add_help=True)
+        # No abbreviations: "--l" must not quietly mean --live.
+        self.parser = Parser(prog=f"%alpaca {self.name}", description=self.summary, add_help=True,
+                             allow_abbrev=False)  # fmt: skip
         self.configure(self.parser)
         if self.returns_data:
             self.parser.add_argument("-o", "--output", metavar="NAME", help="also store the result in NAME")

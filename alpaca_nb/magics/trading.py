@@ -84,6 +84,8 @@ def _order_kind(args: argparse.Namespace) -> str:
     if args.trail_percent is not None or args.trail_price is not None:
         return "trailing_stop"
     limit, stop = args.limit is not None, args.stop is not None
+    if args.oco:  # an OCO is a limit order: its limit is the take-profit's
+        return "limit"
     return "stop_limit" if limit and stop else "limit" if limit else "stop" if stop else "market"
 
 
@@ -94,7 +96,33 @@ def _order_class(args: argparse.Namespace) -> str | None:
     return None if not exits else "bracket" if exits == 2 else "oto"
 
 
+# An order line whose fate was unknown, by its words: running the same line again reuses its
+# client_order_id, so it finds that order instead of placing a second one.
+_UNKNOWN: dict[tuple[Any, ...], str] = {}
+
+
 def _trade(args: argparse.Namespace, side: str) -> Any:
+    from ..errors import OrderStateUnknownError
+
+    words = (
+        side,
+        *sorted((k, str(v)) for k, v in vars(args).items() if k not in ("output", "client_order_id")),
+    )
+    if args.client_order_id is None and words in _UNKNOWN:
+        args.client_order_id = _UNKNOWN[words]
+    try:
+        order = _submit(args, side)
+    except OrderStateUnknownError as err:
+        _UNKNOWN[words] = err.client_order_id
+        raise OrderStateUnknownError(
+            f"{err} — or simply run this line again: it reuses client_order_id {err.client_order_id}",
+            err.client_order_id,
+        ) from None
+    _UNKNOWN.pop(words, None)
+    return order
+
+
+def _submit(args: argparse.Namespace, side: str) -> Any:
     from ..errors import ValidationError
     from ..session import current_session
 

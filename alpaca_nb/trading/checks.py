@@ -6,7 +6,8 @@ What it checks, in order (a refusal is one ``PreTradeRefusal`` line naming the r
 2. a price: the order's own limit (or stop) price, else a fresh quote — the stream's if it has one,
    else REST. An order whose price is unknown is refused, never estimated at $0. Prices never come
    from a front end;
-3. the user's limits: ``max_notional`` (dollars) and ``max_position`` (shares either way);
+3. the user's limits: ``max_notional`` (dollars) and ``max_position`` (shares either way, counting the
+   open orders that could still fill on the same side);
 4. shorting: a sell beyond the shares held needs a shortable asset and whole shares;
 5. buying power: what the order could cost (a buy, or the short part of a sell) against the account's.
 
@@ -33,6 +34,7 @@ class MarketView(Protocol):
     def quote(self, symbol: str) -> tuple[Quote | None, str]: ...  # (quote, where it came from)
     def buying_power(self) -> float: ...
     def position_qty(self, symbol: str) -> float: ...
+    def working_qty(self, symbol: str) -> tuple[float, float]: ...  # open (buy, sell) shares not yet filled
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +141,19 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
         )
     held = view.position_qty(symbol) if side == "sell" or limits.max_position is not None else 0.0
     after = held + (shares if side == "buy" else -shares)
-    if limits.max_position is not None and abs(after) > limits.max_position + 1e-9:
-        raise PreTradeRefusal(
-            f"refused: the position would be {after:g} shares, beyond max_position {limits.max_position:g}"
-        )
+    if limits.max_position is not None:
+        buying, selling = view.working_qty(symbol)
+        worst = after + buying if side == "buy" else after - selling  # if the resting ones fill too
+        if abs(worst) > limits.max_position + 1e-9:
+            pending = (
+                f" with {buying if side == 'buy' else selling:g} more in open orders"
+                if worst != after
+                else ""
+            )
+            raise PreTradeRefusal(
+                f"refused: the position would be {worst:g} shares{pending}, beyond max_position "
+                f"{limits.max_position:g}"
+            )
     short = max(0.0, -after) - max(0.0, -held) if side == "sell" else 0.0
     if short > 1e-12:
         if not asset.get("shortable"):

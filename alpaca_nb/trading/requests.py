@@ -8,6 +8,7 @@ here, so a field means the same everywhere and a bad one gets the same one-line 
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from .._wire import asset_class, normalize_symbol, to_decimal
 from ..errors import ValidationError
 
 SIDES = ("buy", "sell")
+_PLAIN_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
 ORDER_CLASSES = ("simple", "bracket", "oco", "oto")
 MAX_CLIENT_ORDER_ID = 128
 
@@ -42,8 +44,8 @@ def number(name: str, value: Any, *, required: bool = False) -> float | None:
         if required:
             raise ValidationError(f"{name} is required")
         return None
-    if isinstance(value, bool):
-        raise ValidationError(f"{name} must be a number, not {value!r}")
+    if isinstance(value, bool) or (isinstance(value, str) and not _PLAIN_NUMBER.fullmatch(value)):
+        raise ValidationError(f"{name} must be a number, not {value!r}")  # not "1_000" nor "١٠"
     try:
         result = float(value)
     except (TypeError, ValueError):

@@ -20,6 +20,7 @@ sends is dropped, and every message it sends is checked here. The ticket starts 
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from ..trading import CheckedOrder, Limits
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("alpaca_nb.widgets")
 FIELDS = ("symbol", "side", "qty", "notional", "order_type", "tif", "limit_price", "stop_price",
           "trail_price", "trail_percent", "extended_hours", "order_class", "take_profit", "stop_loss",
           "stop_loss_limit", "account")  # fmt: skip
@@ -241,10 +243,14 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
             return self._guarded(lambda: self._confirm(token))
 
     def _guarded(self, fn: Any) -> Any:
+        """Run a button's action; any failure is shown on the ticket (a comm handler would hide it)."""
         try:
             return fn()
-        except AlpacaNbError as err:
-            self.message = _one_line(err)
+        except Exception as err:
+            ours = isinstance(err, AlpacaNbError)
+            if not ours:
+                log.exception("order ticket: %s", type(err).__name__)
+            self.message = _one_line(err) if ours else f"{type(err).__name__}: {_one_line(err)}"
             self._clear_review()
             return None
 

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
-import orjson
 import traitlets
 
 from ..errors import ValidationError
@@ -189,7 +188,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         params: dict[str, Any] = {"symbols": ",".join(since), "start": start.isoformat(), "limit": 10_000}
         if channel == "bars":
             params["timeframe"] = "1Min"
-        payload = orjson.loads(self._session.market_data.get_raw(f"/stocks/{channel}", params))
+        payload = self._session.market_data.get_json(f"/stocks/{channel}", params)
         out: dict[str, list[tuple[Any, ...]]] = {}
         for symbol, rows in (payload.get(channel) or {}).items():
             stamps = _stamps([r["t"] for r in rows]).tolist()
