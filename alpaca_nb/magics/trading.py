@@ -192,8 +192,12 @@ def _target_args(help_text: str) -> Any:
     return configure
 
 
-def _is_live(session: Any, args: argparse.Namespace) -> bool:
-    return bool(args.live) or session.default_account == "live"
+def _all_may_go(session: Any, args: argparse.Namespace, prompt: str) -> bool:
+    """``all`` on the live account asks first (refused at once if live is locked); True: go ahead."""
+    if not (args.live or session.default_account == "live"):
+        return True
+    session.client("live")  # the interlock before the question
+    return bool(args.yes) or confirm_live(prompt)
 
 
 @subcommand(
@@ -209,11 +213,9 @@ def _cancel(magics: Any, args: argparse.Namespace) -> Any:
     session = current_session()
     account = "live" if args.live else None
     if args.target.strip().lower() == "all":
-        if _is_live(session, args):
-            session.client("live")  # refuse before asking if live is locked
-            if not args.yes and not confirm_live("Cancel ALL open LIVE orders?"):
-                print("nothing cancelled")
-                return None
+        if not _all_may_go(session, args, "Cancel ALL open LIVE orders?"):
+            print("nothing cancelled")
+            return None
         result = session.cancel_all_orders(account=account)
         print(f"cancel requested for {len(result)} open order(s)")
         return result
@@ -222,7 +224,7 @@ def _cancel(magics: Any, args: argparse.Namespace) -> Any:
     if found is None:
         print(f"cancel requested for {order.id}")
     else:
-        print(f"{order.id} is {_value(found.status)} (the cancel's answer was lost; looked up)")
+        print(f"{order.id} is {_value(found.status)} (looked up after the cancel)")
     return None
 
 
@@ -242,11 +244,9 @@ def _close(magics: Any, args: argparse.Namespace) -> Any:
         order = session.close_position(args.target, account=account)
         print(f"closing {order.symbol}: {_value(order.side)} {order.qty} ({_value(order.status)})")
         return order
-    if _is_live(session, args):
-        session.client("live")  # refuse before asking if live is locked
-        if not args.yes and not confirm_live("Close ALL LIVE positions with market orders?"):
-            print("not closed")
-            return None
+    if not _all_may_go(session, args, "Close ALL LIVE positions with market orders?"):
+        print("not closed")
+        return None
     result = session.close_all_positions(cancel_orders=True, account=account)
     print(f"closing {len(result)} position(s)")
     return result

@@ -182,19 +182,15 @@ def close_position(
         order = send(lambda: client.close_position(symbol_or_id, options))
         assert isinstance(order, Order)
         return order
-    except APIError as err:
-        if not (isinstance(err, AMBIGUOUS) or send.again):
+    except (APIError, TransportError) as err:
+        ambiguous = isinstance(err, AMBIGUOUS)
+        if not (ambiguous or send.again):
             raise
         found = _closing_order(client, str(position["symbol"]), closing_side, before)
         if found is not None:
             return found
-        if not isinstance(err, AMBIGUOUS):
+        if not ambiguous:
             raise
-        raise _unknown(f"close {symbol_or_id}", err) from None
-    except AMBIGUOUS as err:
-        found = _closing_order(client, str(position["symbol"]), closing_side, before)
-        if found is not None:
-            return found
         raise OrderStateUnknownError(
             f"close {symbol_or_id}: no answer ({err}) and no closing order found yet — check "
             "`%alpaca orders --status all` and the position before closing again",
