@@ -164,16 +164,22 @@ def test_a_view_that_failed_to_start_leaves_nothing_behind(session: Session) -> 
     import gc
     import sys
 
+    from ipywidgets.widgets import widget as ipw
+
+    before = set(ipw._instances)
     unraisable: list[object] = []
     old_hook = sys.unraisablehook
     sys.unraisablehook = lambda info: unraisable.append(info.exc_value)
     try:
         with pytest.raises(errors.LiveTradingLockedError):
             anb.AccountView(session, account="live")
+        left = [ipw._instances[k] for k in set(ipw._instances) - before]
+        assert left == []  # no half-made widget with an open comm (closing it raised on bad0d12)
+        anb.AccountView.__new__(anb.AccountView).close()  # a half-made one closes quietly, too
         gc.collect()
     finally:
         sys.unraisablehook = old_hook
-    assert unraisable == []  # no error from __del__ of the half-made widget
+    assert unraisable == []
 
 
 def test_orders_sharing_a_window_boundary_are_all_listed() -> None:
