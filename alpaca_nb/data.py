@@ -268,6 +268,42 @@ def fetch_bars(
     return builder.frame(single=syms[0] if single else None, tz=tz)
 
 
+def fetch_records(
+    client: SafeDataClient, channel: str, since_ns: dict[str, int], *, timeframe: str = "1Min"
+) -> dict[str, list[Any]]:
+    """Every quote (or minute bar) after ``since_ns[symbol]``, all pages read, oldest first, as
+    ``_wire`` records: what a chart's seed and its gap backfill need.
+
+    Each symbol may have its own start; one request covers them all from the earliest, and what lies
+    before a symbol's own start is dropped."""
+    from ._wire import Bar, Quote
+
+    if channel not in ("quotes", "bars"):
+        raise ValidationError(f"channel must be 'quotes' or 'bars', not {channel!r}")
+    if not since_ns:
+        return {}
+    start = pd.Timestamp(min(since_ns.values()) + 1, unit="ns", tz="UTC")
+    params: dict[str, Any] = {"symbols": ",".join(since_ns), "start": _rfc3339(start)}
+    if channel == "bars":
+        params["timeframe"] = timeframe
+    out: dict[str, list[Any]] = {symbol: [] for symbol in since_ns}
+    what = f"GET /v2/stocks/{channel}"
+    for body in fetch_pages(client, f"/stocks/{channel}", params, None, _count_items):
+        for symbol, rows in (decode_json(body, what, "GET", f"/stocks/{channel}").get(channel) or {}).items():
+            stamps = parse_timestamps([r["t"] for r in rows]).tolist()
+            floor = since_ns.get(symbol, 0)
+            made: list[Any]
+            if channel == "quotes":
+                made = [
+                    Quote(t, r["bp"], r["bs"], r["ap"], r["as"]) for t, r in zip(stamps, rows, strict=True)
+                ]
+            else:
+                made = [Bar(t, r["o"], r["h"], r["l"], r["c"], r["v"], r["n"], r["vw"])
+                        for t, r in zip(stamps, rows, strict=True)]  # fmt: skip
+            out.setdefault(symbol, []).extend(m for m in made if m[0] > floor)
+    return out
+
+
 def bar_params(
     symbols: list[str],
     timeframe: Any,

@@ -232,8 +232,9 @@ class Session:
             from .stream import StreamHub
 
             redact_logs()  # the stream's libraries are imported now: their loggers exist
-            trading = self._accounts.get(self.default_account)
-            self._stream = StreamHub(self._accounts[self._data_kind()], trading_account=trading)
+            # Trade updates for every account the session trades on: paper, and live once unlocked.
+            traded = {k: c for k, c in self._accounts.items() if k == "paper" or self._allow_live}
+            self._stream = StreamHub(self._accounts[self._data_kind()], trading_accounts=traded)
         return self._stream
 
     def stop_stream(self) -> None:

@@ -39,6 +39,7 @@ class StreamControl(Protocol):
     def drop(self) -> None: ...
     def drop_every(self, seconds: float | None) -> None: ...
     def silence(self, seconds: float) -> None: ...
+    def freeze(self, seconds: float) -> None: ...
 
 
 class Faults:
@@ -164,6 +165,11 @@ class Faults:
     def silence_streams(self, seconds: float) -> None:
         """Keep stream sockets open (pings answered) but send no data for ``seconds``."""
         self._call_soon(lambda: self._streams.silence(seconds))
+
+    def freeze_streams(self, seconds: float) -> None:
+        """Send nothing and read nothing on every stream socket for ``seconds``: pings go unanswered,
+        so a client's keepalive must find the connection dead (a half-open socket, a frozen peer)."""
+        self._call_soon(lambda: self._streams.freeze(seconds))
 
     def clear(self) -> None:
         """Disarm every HTTP rule and stop periodic drops and silence."""

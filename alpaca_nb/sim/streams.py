@@ -169,6 +169,22 @@ class StreamServer:
     def silence(self, seconds: float) -> None:
         self.silent_until = time.monotonic() + seconds
 
+    def freeze(self, seconds: float) -> None:
+        """Silence, and answer no ping on the open streams: to a client, a dead peer.
+
+        (aiohttp answers pings itself unless told not to: its ``_autoping`` is switched off for the
+        while; pausing the socket's reading would not hold, aiohttp resumes it.)"""
+        self.silence(seconds)
+        sockets = [c.ws for c in [*self.data_clients, *self.trading_clients]]
+        for ws in sockets:
+            ws._autoping = False
+
+        def thaw() -> None:
+            for ws in sockets:
+                ws._autoping = True
+
+        asyncio.get_running_loop().call_later(seconds, thaw)
+
     @property
     def silenced(self) -> bool:
         return time.monotonic() < self.silent_until
@@ -201,6 +217,8 @@ class StreamServer:
                     WSMsgType.ERROR,
                 ):
                     break
+                if msg.type in (WSMsgType.PING, WSMsgType.PONG):  # unanswered while frozen
+                    continue
                 self._on_data_message(client, msg)
         finally:
             self.data_clients.discard(client)

@@ -1,9 +1,10 @@
 """``AccountView``: the account card, positions and open orders, kept current from trade updates.
 
 State is plain numbers and strings (no keys, no ids of keys): what Jupyter saves into a notebook is
-what the card shows. Order events from the stream hub mark the view dirty; the hub's pump refreshes
-it from REST at most every ``min_refresh_s`` (three requests), so a fill shows within a second without
-spending the 200 requests/minute budget. Between refreshes, unrealized P&L follows live quotes.
+what the card shows. Order events from every account's stream mark the view dirty; its pump asks the
+hub's REST thread for a refresh at most every ``min_refresh_s`` (three requests) and applies the
+result when it is there — a spent rate budget delays the refresh, never another widget's frames — so
+a fill shows within a second. Between refreshes, unrealized P&L follows live quotes.
 """
 
 from __future__ import annotations
@@ -103,12 +104,14 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         super().__init__()
         self._session = session
         self._kind = account
+        self._shown = account or session.default_account
         self._min_refresh_s = min_refresh_s
         self._idle_refresh_s = idle_refresh_s
         self._dirty = threading.Event()
         self._last_refresh = 0.0
         self._last_quote_pass = 0.0
         self._refresh_ok = False
+        self._fresh: tuple[Any, ...] | None = None  # a refresh the REST thread finished, for the pump
 
         self._quoted: tuple[str, ...] = ()
 
@@ -121,10 +124,16 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
 
     # ----- updates ----------------------------------------------------------------------------
     def _on_trade_update(self, update: dict[str, Any]) -> None:
-        self._dirty.set()  # on the engine thread: just flag it
+        if update.get("account") in (None, self._shown):
+            self._dirty.set()  # on the engine thread: just flag it
 
     def _pump(self) -> None:
+        """On the pump thread: apply a finished refresh, ask for one when due, else mark to quotes."""
         if self._closed:
+            return
+        fresh, self._fresh = self._fresh, None
+        if fresh is not None:
+            self._apply(fresh)
             return
         now = time.monotonic()
         connections = self._hub.stats()["trading_connections"]
@@ -134,21 +143,36 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         due = self._dirty.is_set() and now - self._last_refresh >= self._min_refresh_s
         if due or now - self._last_refresh >= self._idle_refresh_s:
             self._dirty.clear()
-            self._refresh()
+            self._last_refresh = now
+            self._hub.run_soon(("account", id(self)), self._fetch_soon)  # REST: never on this thread
         elif now - self._last_quote_pass >= 1.0:
             self._last_quote_pass = now
             self._mark_to_quotes()
 
+    def _fetch_soon(self) -> None:
+        """On the REST thread: fetch, and leave the result for the pump to apply."""
+        self._fresh = self._fetch()
+
     def _refresh(self) -> None:
-        """Account, positions and open orders from REST, in one state update."""
+        """Account, positions and open orders from REST, applied at once (the kernel's own thread)."""
         self._last_refresh = time.monotonic()
+        self._apply(self._fetch())
+
+    def _fetch(self) -> tuple[Any, ...]:
         try:
             raw_account, raw_positions = self._session.account_raw(account=self._kind)
-            raw_orders = self._session.open_orders_raw(account=self._kind)
+            return raw_account, raw_positions, self._session.open_orders_raw(account=self._kind)
         except Exception as err:  # shown in the view, kept on the session
+            return (err,)
+
+    def _apply(self, fetched: tuple[Any, ...]) -> None:
+        if len(fetched) == 1:
+            err = fetched[0]
             self._refresh_ok = False
-            self.status, self.message = "stale", f"{type(err).__name__}: {err}"
+            with self.hold_sync():
+                self.status, self.message = "stale", f"{type(err).__name__}: {err}"
             return
+        raw_account, raw_positions, raw_orders = fetched
         mode = self._session.mode if (self._kind or self._session.default_account) != "live" else "live"
         card = Account.from_alpaca(raw_account, "live" if mode == "live" else mode).to_dict()
         with self.hold_sync():

@@ -21,7 +21,7 @@ class LiveWidget(StaticPicture):
     _closed = False
     _front_end_fields: dict[str, type] = {}  # noqa: RUF012 (read-only class data)
     _refused = 0
-    _pump_callback: Callable[[], None] | None = None
+    _pump_token: int | None = None
     _update_token: int | None = None
     _quote_token: int | None = None
 
@@ -38,15 +38,15 @@ class LiveWidget(StaticPicture):
             super().set_state(allowed)  # type: ignore[misc]
 
     def _attach_pump(self, fn: Callable[[], None], interval: float) -> None:
-        self._pump_callback = fn
-        self._hub.add_pump(fn, interval=interval)
+        """``fn`` on the pump thread every ``interval`` s (≥ 0.1): this widget's own schedule."""
+        self._pump_token = self._hub.add_pump(fn, interval=interval)
 
     def close(self) -> None:
         hub = getattr(self, "_hub", None)  # None when __init__ failed early (close runs from __del__)
         if not self._closed and hub is not None:
             self._closed = True
-            if self._pump_callback is not None:
-                hub.remove_pump(self._pump_callback)
+            if self._pump_token is not None:
+                hub.remove_pump(self._pump_token)
             if self._update_token is not None:
                 hub.remove_trade_callback(self._update_token)
             if self._quote_token is not None:

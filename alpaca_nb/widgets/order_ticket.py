@@ -132,6 +132,14 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         self._sent: set[str] = set()  # client_order_ids already placed
         self._review: _Review | None = None
         self._order_account = "paper"
+        # Following the order: the id it is sent with is known before the POST, so an update that
+        # beats the answer is kept; updates (engine thread) and re-reads (REST thread) land in
+        # _incoming, and only the pump thread shows them. _state guards the traits against the
+        # kernel's thread setting them at the same time.
+        self._expected = ""
+        self._incoming: dict[str, Any] | None = None
+        self._shown_at = 0
+        self._state = threading.RLock()
 
         self.live_allowed = session.live_unlocked
         self.live_reason = "" if self.live_allowed else (
@@ -210,12 +218,19 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         self._quote_token = hub.subscribe(quotes=[symbol])
 
     def _pump(self) -> None:
-        """On the pump thread: show the stream's latest quote (display only; never a price for checks)."""
-        if self._closed or not self.symbol:
+        """On the pump thread, twice a second: the order's news and the stream's latest quote (display
+        only; never a price for checks), in one message."""
+        if self._closed:
             return
-        quote = self._hub.latest_quote(self.symbol.strip().upper())
-        if quote is not None and (quote.bid, quote.ask) != (self.bid, self.ask):
-            with self.hold_sync():
+        incoming, self._incoming = self._incoming, None
+        quote = self._hub.latest_quote(self.symbol.strip().upper()) if self.symbol else None
+        moved = quote is not None and (quote.bid, quote.ask) != (self.bid, self.ask)
+        if incoming is None and not moved:
+            return
+        with self._state, self.hold_sync():
+            if incoming is not None:
+                self._show_order(incoming)
+            if moved and quote is not None:
                 self.bid, self.ask = float(quote.bid or 0), float(quote.ask or 0)
                 self._update_estimate()
 
@@ -277,7 +292,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
     def _show_review(self, fields: tuple[Any, ...], coid: str, checked: CheckedOrder) -> None:
         text = f"Send a LIVE order with real money: {checked.describe()}?"
         self._review = _Review(secrets.token_hex(16), fields, coid, text)
-        with self.hold_sync():
+        with self._state, self.hold_sync():
             self.confirm_text, self.review_token, self.confirming = text, self._review.token, True
             self.message = ""
 
@@ -318,16 +333,42 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         )
 
     def _place(self, request: Any, account: str) -> Any:
+        self._expected, self._shown_at = str(request.client_order_id), 0  # before the POST: see above
         order = self._session.place(request, account=account, limits=self._limits)
         self._sent.add(str(request.client_order_id))
         self._order_account = account
-        with self.hold_sync():
+        with self._state, self.hold_sync():
             self.confirming, self.confirm_text, self.review_token = False, "", ""
             self.order_id = str(order.id)
-            self.order_status = str(order.status.value)
-            self.status_line = _status_line(order.model_dump(mode="json"))
+            self._show_order(order.model_dump(mode="json"))
             self.message = ""
+        # A fill may have come before order_id was known, or while the stream reconnected: read it.
+        self._hub.run_soon(("ticket", id(self), str(order.id)), self._reread)
         return order
+
+    def _reread(self) -> None:
+        """On the REST thread: the order as it is now, for the pump to show."""
+        try:
+            order = self._session.get_order(self.order_id, account=self._order_account)
+        except AlpacaNbError:
+            return
+        self._offer(order.model_dump(mode="json"))
+
+    def _offer(self, order: dict[str, Any]) -> None:
+        """Keep ``order`` for the pump if it is this ticket's and newer than what it holds."""
+        if order.get("client_order_id") != self._expected and order.get("id") != self.order_id:
+            return
+        held = self._incoming
+        if held is None or _stamp(order) >= _stamp(held):
+            self._incoming = order
+
+    def _show_order(self, order: dict[str, Any]) -> None:
+        at = _stamp(order)
+        if at < self._shown_at or (self.order_id and order.get("id") not in (None, self.order_id)):
+            return  # older than what is shown, or another order
+        self._shown_at = at
+        self.order_status = str(order.get("status", ""))
+        self.status_line = _status_line(order)
 
     def cancel_order(self) -> None:
         """Cancel the order this ticket placed last (the kernel's id, never one the browser names)."""
@@ -354,12 +395,8 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
 
     # ----- following the order ------------------------------------------------------------------
     def _on_trade_update(self, update: dict[str, Any]) -> None:
-        order = update.get("order") or {}
-        if not self.order_id or order.get("id") != self.order_id:
-            return
-        with self.hold_sync():
-            self.order_status = str(order.get("status", ""))
-            self.status_line = _status_line(order)
+        """On the engine thread: keep it if it is about this ticket's order (the pump shows it)."""
+        self._offer(update.get("order") or {})
 
     def __repr__(self) -> str:
         return f"<OrderTicket {self.symbol or '-'} {self.side} {self.account}>"
@@ -373,6 +410,17 @@ def _status_line(order: dict[str, Any]) -> str:
     if filled and float(filled) > 0 and price:
         line += f" · {float(filled):g} filled @ {float(price):,.2f}"
     return line
+
+
+def _stamp(order: dict[str, Any]) -> int:
+    """When ``order`` last changed (ns), from its ``updated_at`` (REST and trade_updates alike)."""
+    import pandas as pd
+
+    when = order.get("updated_at")
+    try:
+        return int(pd.Timestamp(str(when)).value) if when else 0
+    except (TypeError, ValueError):
+        return 0
 
 
 def _one_line(err: BaseException) -> str:

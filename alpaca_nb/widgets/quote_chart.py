@@ -25,6 +25,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from ..data import fetch_records
 from ..errors import ValidationError
 from .live import LiveWidget
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).parent / "static"
 STALE_AFTER_S = 10.0
+MAX_RATE = 10.0  # frames per second per chart, at most
+GAP_NS = {"quotes": 60 * 10**9, "trades": 300 * 10**9, "bars": 180 * 10**9}  # a break in the line
 
 
 @cache
@@ -96,7 +99,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
     trades, bars:
         Also draw trades (markers) and 1-minute candles.
     max_rate:
-        Updates per second sent to the browser (default 10).
+        Updates per second sent to the browser (default and most: 10; a higher value is capped).
 
     Examples
     --------
@@ -129,8 +132,9 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
 
         syms, _ = normalize_symbols(symbols)
         window_s = parse_window(window)
-        if not 0 < max_rate <= 20:
-            raise ValidationError("max_rate must be between 0 and 20 updates per second")
+        if isinstance(max_rate, bool) or not isinstance(max_rate, int | float) or not max_rate > 0:
+            raise ValidationError("max_rate must be a positive number of updates per second")
+        max_rate = min(float(max_rate), MAX_RATE)
         super().__init__(
             symbols=syms, window_s=window_s, show_trades=trades, show_bars=bars,
             title=", ".join(syms) + " · bid/ask",
@@ -144,71 +148,52 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         self._backfilled = 0
         self._frames = 0
         self._reconnects_seen = self._hub.stats()["reconnects"]
+        self._backfilling = threading.Event()  # set while a gap is fetched: newer points wait for it
 
         self._seed()
         self.on_msg(self._on_front_end)
         self._quote_token = self._hub.subscribe(
-            quotes=syms, trades=syms if trades else (), bars=syms if bars else (), callback=self._on_item
+            quotes=syms, trades=syms if trades else (), bars=syms if bars else (), callback=self._on_batch
         )
         self._attach_pump(self._flush, interval=1.0 / max_rate)
 
     # ----- data in ----------------------------------------------------------------------------
-    def _on_item(self, channel: str, symbol: str, item: tuple[Any, ...]) -> None:
-        """On the engine thread: keep the point for the next flush (cheap)."""
-        series = self._series.get(symbol)
-        if series is None:
-            return
-        point = (
-            (item[0], item[1], item[3])
-            if channel == "quotes"
-            else item[:2]
-            if channel == "trades"
-            else item[:5]
-        )
+    def _on_batch(self, batch: list[tuple[str, str, tuple[Any, ...]]]) -> None:
+        """On the engine thread, once per frame: keep the points for the next flush (cheap)."""
+        series = self._series
         with self._lock:
-            if series.accept(channel, item[0]):
-                series.pending[channel].append(point)
+            for channel, symbol, item in batch:
+                one = series.get(symbol)
+                if one is not None and one.accept(channel, item[0]):
+                    one.pending[channel].append(_shape(channel, item))
 
     def _seed(self) -> None:
-        """The window's history from REST, before the live stream takes over."""
+        """The window's history from REST (every page), before the live stream takes over."""
         start = time.time_ns() - int(self.window_s * 1e9)
         for channel in self._rest_channels():
-            for symbol, points in self._fetch(channel, dict.fromkeys(self.symbols, start)).items():
-                for point in points:
-                    self._on_item(channel, symbol, point)
+            fetched = fetch_records(self._session.market_data, channel, dict.fromkeys(self.symbols, start))
+            self._on_batch([(channel, symbol, p) for symbol, points in fetched.items() for p in points])
 
     def _rest_channels(self) -> list[str]:
         return ["quotes", *(["bars"] if self.show_bars else [])]
 
-    def _fetch(self, channel: str, since: dict[str, int]) -> dict[str, list[tuple[Any, ...]]]:
-        """Points after ``since[symbol]`` (ns) from REST, oldest first, in the stream's tuple shapes."""
-        import pandas as pd
-
-        start = pd.Timestamp(min(since.values()) + 1, unit="ns", tz="UTC")
-        params: dict[str, Any] = {"symbols": ",".join(since), "start": start.isoformat(), "limit": 10_000}
-        if channel == "bars":
-            params["timeframe"] = "1Min"
-        payload = self._session.market_data.get_json(f"/stocks/{channel}", params)
-        out: dict[str, list[tuple[Any, ...]]] = {}
-        for symbol, rows in (payload.get(channel) or {}).items():
-            stamps = _stamps([r["t"] for r in rows]).tolist()
-            if channel == "quotes":
-                points = [(t, r["bp"], r["bs"], r["ap"], r["as"]) for t, r in zip(stamps, rows, strict=True)]
-            else:
-                points = [(t, r["o"], r["h"], r["l"], r["c"]) for t, r in zip(stamps, rows, strict=True)]
-            out[symbol] = [p for p in points if p[0] > since.get(symbol, 0)]
-        return out
-
     # ----- data out ---------------------------------------------------------------------------
     def _flush(self) -> None:
-        """On the pump thread, ≤ max_rate times a second: status, gap backfill, one delta message."""
+        """On the pump thread, ≤ max_rate times a second: status, and at most one delta message.
+
+        After a reconnect the gap is fetched on the REST thread; until it is merged, newer points
+        wait, so the chart never draws past a hole it is about to fill."""
         if self._closed:
             return
         stats = self._hub.stats()
         self._update_status(stats)
         if stats["reconnects"] > self._reconnects_seen and stats["state"] == "connected":
             self._reconnects_seen = stats["reconnects"]
-            self._backfill()
+            self._backfilling.set()
+            if not self._hub.run_soon(("backfill", id(self)), self._backfill):
+                self._backfilling.clear()
+        if self._backfilling.is_set():
+            return
         with self._send_lock:
             message, buffers, points = self._take_delta()
             if points:
@@ -217,26 +202,28 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
                 self._sent_points += points
 
     def _backfill(self) -> None:
-        """After a reconnect: fetch what was missed since the last point sent and merge it in order.
+        """On the REST thread: fetch what was missed since the last point sent, merge it in order.
 
-        Runs before anything new is sent: the new connection's points are still pending, so the gap
-        points go in between, sorted and de-duplicated by timestamp.
-        """
-        for channel in self._rest_channels():
-            with self._lock:
-                since = {sym: s.sent[channel] for sym, s in self._series.items()}
-            fetched = self._fetch(channel, since)
-            with self._lock:
-                for symbol, points in fetched.items():
-                    series = self._series[symbol]
-                    shaped = [_shape(channel, p) for p in points]
-                    merged = {
-                        p[0]: p for p in shaped + series.pending[channel] if p[0] > series.sent[channel]
-                    }
-                    series.pending[channel] = [merged[t] for t in sorted(merged)]
-                    if merged:
-                        series.last[channel] = max(series.last[channel], max(merged))
-                    self._backfilled += len(shaped)
+        The new connection's points are still pending, so the gap's points go in between, sorted
+        and de-duplicated by timestamp."""
+        try:
+            for channel in self._rest_channels():
+                with self._lock:
+                    since = {sym: s.sent[channel] or s.last[channel] for sym, s in self._series.items()}
+                fetched = fetch_records(self._session.market_data, channel, since)
+                with self._lock:
+                    for symbol, records in fetched.items():
+                        series = self._series[symbol]
+                        shaped = [_shape(channel, p) for p in records]
+                        merged = {
+                            p[0]: p for p in shaped + series.pending[channel] if p[0] > series.sent[channel]
+                        }
+                        series.pending[channel] = [merged[t] for t in sorted(merged)]
+                        if merged:
+                            series.last[channel] = max(series.last[channel], max(merged))
+                        self._backfilled += len(shaped)
+        finally:
+            self._backfilling.clear()
 
     def _update_status(self, stats: dict[str, Any]) -> None:
         state, age = stats["state"], stats["last_message_age_s"]
@@ -256,7 +243,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         with self._lock:
             taken = {}
             for sym, series in self._series.items():
-                taken[sym] = tuple(series.pending[c] for c in CHANNELS)
+                taken[sym] = tuple(_with_breaks(series.pending[c], series.sent[c], c) for c in CHANNELS)
                 for c in CHANNELS:
                     if series.pending[c]:
                         series.sent[c] = series.pending[c][-1][0]
@@ -346,10 +333,18 @@ def _shape(channel: str, item: tuple[Any, ...]) -> tuple[Any, ...]:
     return item[:2] if channel == "trades" else item[:5]
 
 
-def _stamps(values: list[str]) -> np.ndarray:
-    from ..data import parse_timestamps
-
-    return parse_timestamps(values)
+def _with_breaks(points: list[tuple[Any, ...]], after: int, channel: str) -> list[tuple[Any, ...]]:
+    """``points`` with a row of NaNs (drawn as a break) wherever more than ``GAP_NS`` passed between two
+    points — a hole in the data shows as a hole, not as a flat line drawn across it."""
+    gap = GAP_NS[channel]
+    out: list[tuple[Any, ...]] = []
+    last = after
+    for point in points:
+        if last and point[0] - last > gap:
+            out.append((last + 1_000_000, *([float("nan")] * (len(point) - 1))))
+        out.append(point)
+        last = point[0]
+    return out
 
 
 def _encode(

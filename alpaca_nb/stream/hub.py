@@ -1,0 +1,411 @@
+"""``StreamHub``: the session's streams, shared by every widget.
+
+Threads — the one rule: **traits are set on the pump thread** (or by the kernel's own thread, in
+answer to the user), never on the engine or REST threads.
+
+* engine (``alpaca-nb-stream``, ``engine.Engine``): the sockets — one market-data connection per
+  session (``feeds.DataFeed``) and one trade-updates connection per account the session trades on
+  (``feeds.TradeFeed``). It decodes frames, fills the buffers and calls subscribers; it never blocks.
+* pump (``alpaca-nb-pump``, ``pumps.Pumps``): each widget's pump on its own schedule (≤ 10/s);
+  a pump coalesces what arrived into at most one message.
+* REST (``alpaca-nb-rest``, ``pumps.Worker``): slow work for widgets (refresh, backfill); it may
+  block in the rate limiter — the frames go on.
+
+Events (callbacks run on the engine thread: keep them cheap, hand work over, set no trait):
+
+* ``subscribe(..., callback=fn)``: ``fn(batch)`` once per frame with that subscriber's records,
+  ``batch = [(channel, symbol, record), ...]`` where record is a ``_wire.Quote``, ``Trade`` or ``Bar``;
+* ``on_trade_update(fn)``: ``fn(update)`` per order event — Alpaca's ``trade_updates`` data (event,
+  order, price, qty, position_qty, timestamp…) plus ``"account"``: ``"paper"`` or ``"live"``.
+
+Errors on any thread are counted and kept in ``last_error`` (``stats()``), never lost.
+
+Examples
+--------
+>>> hub = s.stream
+>>> token = hub.subscribe(quotes=["AAPL", "MSFT"])       # connects on first use
+>>> hub.latest_quote("AAPL")                              # Quote(t_ns, bid, bid_size, ask, ask_size)
+>>> hub.state, hub.stats()["messages"], hub.last_error
+>>> hub.unsubscribe(token); hub.close()
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import msgpack
+
+from .._wire import RECORDS, Quote, normalize_symbol
+from ..config import AccountConfig
+from ..errors import StreamError
+from .engine import Engine
+from .feeds import DataFeed, TradeFeed
+from .pumps import Pumps, Worker
+
+log = logging.getLogger("alpaca_nb.stream")
+# alpaca-py logs every reconnect as a warning; with no handler configured Python would print it into
+# the notebook. The hub reports the same through state/stats()/last_error; an app that configures
+# logging still receives alpaca-py's records (they propagate past this handler).
+logging.getLogger("alpaca").addHandler(logging.NullHandler())
+CHANNELS = ("quotes", "trades", "bars")
+Batch = list[tuple[str, str, tuple[Any, ...]]]
+Callback = Callable[[Batch], None]
+
+
+class StreamState(enum.Enum):
+    IDLE = "idle"  # nothing subscribed yet: no connection
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
+
+
+def _noop(_: Any) -> Any:
+    async def handler(__: Any) -> None:  # alpaca-py wants a coroutine handler per symbol
+        return None
+
+    return handler
+
+
+class StreamHub:
+    """The session's background streams (``session.stream``); see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        trading_accounts: Mapping[Any, AccountConfig] | None = None,
+        buffer_size: int = 10_000,
+        ping_interval: float = 10.0,
+        stale_after: float = 10.0,
+        min_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._account = account
+        self._trading_accounts = dict(trading_accounts or {account.kind: account})
+        self.buffer_size = buffer_size
+        self.ping_interval = ping_interval
+        self.stale_after = stale_after
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.state = StreamState.IDLE
+        self.last_error: str | None = None
+        self._buffers: dict[tuple[str, str], deque[tuple[Any, ...]]] = {}
+        self._refs: dict[tuple[str, str], int] = defaultdict(int)
+        self._tokens: dict[int, tuple[list[tuple[str, str]], Callback | None]] = {}
+        self._callbacks: dict[tuple[str, str], list[Callback]] = {}  # rebuilt on (un)subscribe
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._messages = self._errors = self._reconnects = self._connections = self._drops = 0
+        self._stale = False
+        self._last_message = 0.0
+        self._rate: deque[tuple[float, int]] = deque(maxlen=64)
+        self._engine = Engine(self._failed)
+        self._data: DataFeed | None = None
+        self._data_task: Any = None
+        self._trade_callbacks: dict[int, Callable[[dict[str, Any]], None]] = {}
+        self._trade_updates: deque[dict[str, Any]] = deque(maxlen=1000)
+        self._trade_feeds: dict[str, TradeFeed] = {}
+        self._trading_connections: dict[str, int] = defaultdict(int)
+        self._pumps = Pumps(self._failed)
+        self._worker = Worker(self._failed)
+
+    @property
+    def data_stream_url(self) -> str:
+        """Where the market-data connection goes (quotes from elsewhere do not price another account)."""
+        return self._account.endpoints.data_stream
+
+    def __repr__(self) -> str:
+        return f"<StreamHub {self.state.value} subscriptions={len(self._refs)} messages={self._messages}>"
+
+    def _check_open(self) -> None:
+        if self.state is StreamState.CLOSED:
+            raise StreamError("this stream hub is closed: reconnect the session")
+
+    # ----- market data: subscribers -------------------------------------------------------------
+    def subscribe(
+        self,
+        *,
+        quotes: Iterable[str] = (),
+        trades: Iterable[str] = (),
+        bars: Iterable[str] = (),
+        callback: Callback | None = None,
+    ) -> int:
+        """Add a consumer; returns a token for ``unsubscribe``. Starts the connection if needed."""
+        self._check_open()
+        wanted = [(c, normalize_symbol(s)) for c, syms in (("quotes", quotes), ("trades", trades),
+                                                           ("bars", bars)) for s in syms]  # fmt: skip
+        token = next(self._ids)
+        new: dict[str, list[str]] = defaultdict(list)
+        with self._lock:
+            self._tokens[token] = (wanted, callback)
+            self._index_callbacks()
+            for key in wanted:
+                self._refs[key] += 1
+                if self._refs[key] == 1:
+                    self._buffers.setdefault(key, deque(maxlen=self.buffer_size))
+                    new[key[0]].append(key[1])
+        if new:
+            self._start()
+            self._engine.call(self._add_symbols, dict(new))
+        return token
+
+    def unsubscribe(self, token: int) -> None:
+        """Remove a consumer; symbols nobody else wants are unsubscribed from the server."""
+        gone: dict[str, list[str]] = defaultdict(list)
+        with self._lock:
+            wanted, _ = self._tokens.pop(token, ([], None))
+            self._index_callbacks()
+            for key in wanted:
+                self._refs[key] -= 1
+                if self._refs[key] <= 0:
+                    del self._refs[key]
+                    gone[key[0]].append(key[1])
+        if gone and self._data is not None and self.state is not StreamState.CLOSED:
+            self._engine.call(self._remove_symbols, dict(gone))
+
+    def _index_callbacks(self) -> None:
+        index: dict[tuple[str, str], list[Callback]] = defaultdict(list)
+        for wanted, callback in self._tokens.values():
+            if callback is not None:
+                for key in wanted:
+                    index[key].append(callback)
+        self._callbacks = dict(index)  # swapped whole: the engine thread reads it without the lock
+
+    def quotes(self, symbol: str) -> list[tuple[Any, ...]]:
+        """Buffered quotes of ``symbol``, oldest first: ``Quote(t_ns, bid, bid_size, ask, ask_size)``."""
+        return self._snapshot("quotes", symbol)
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The newest buffered quote of ``symbol`` (None if there is none)."""
+        with self._lock:
+            buffer = self._buffers.get(("quotes", symbol.upper()))
+            return buffer[-1] if buffer else None  # type: ignore[return-value]
+
+    def trades(self, symbol: str) -> list[tuple[Any, ...]]:
+        """Buffered trades: ``Trade(t_ns, price, size)``."""
+        return self._snapshot("trades", symbol)
+
+    def bars(self, symbol: str) -> list[tuple[Any, ...]]:
+        """Buffered minute bars: ``Bar(t_ns, open, high, low, close, volume, trade_count, vwap)``."""
+        return self._snapshot("bars", symbol)
+
+    def _snapshot(self, channel: str, symbol: str) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._buffers.get((channel, symbol.upper()), ()))
+
+    def subscriptions(self) -> dict[str, list[str]]:
+        with self._lock:
+            out: dict[str, list[str]] = {c: [] for c in CHANNELS}
+            for channel, symbol in sorted(self._refs):
+                out[channel].append(symbol)
+            return out
+
+    def stats(self) -> dict[str, Any]:
+        """``messages``, ``reconnects``, ``last_message_age_s``, ``rate_per_s``, ``stale`` and more."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [(t, n) for t, n in self._rate if now - t <= 5.0]
+            span = recent[-1][0] - recent[0][0] if len(recent) > 1 else 0.0
+            rate = (recent[-1][1] - recent[0][1]) / span if span > 0 else 0.0
+            return {
+                "state": self.state.value,
+                "stale": self._stale,
+                "messages": self._messages,
+                "reconnects": self._reconnects,
+                "connections": self._connections,
+                "drops": self._drops,
+                "trading_connections": sum(self._trading_connections.values()),
+                "trading_accounts": dict(self._trading_connections),
+                "trade_updates": len(self._trade_updates),
+                "errors": self._errors,
+                "last_message_age_s": None if not self._last_message else round(now - self._last_message, 3),
+                "rate_per_s": round(rate, 1),
+                "subscriptions": sum(len(v) for v in self.subscriptions().values()),
+                "last_error": self.last_error,
+            }
+
+    # ----- trade updates ------------------------------------------------------------------------
+    def on_trade_update(self, callback: Callable[[dict[str, Any]], None]) -> int:
+        """Call ``callback(update)`` on the engine thread for each order event of every account the
+        session trades on; returns a token for ``remove_trade_callback``. Starts those streams."""
+        self._check_open()
+        token = next(self._ids)
+        with self._lock:
+            self._trade_callbacks[token] = callback
+        self._start()
+        self._engine.call(self._start_trading)
+        return token
+
+    def remove_trade_callback(self, token: int) -> None:
+        with self._lock:
+            self._trade_callbacks.pop(token, None)
+
+    def trade_updates(self) -> list[dict[str, Any]]:
+        """The most recent order events received (up to 1,000), oldest first."""
+        with self._lock:
+            return list(self._trade_updates)
+
+    def _start_trading(self) -> None:
+        for kind, account in self._trading_accounts.items():
+            if kind in self._trade_feeds:
+                continue
+            creds = account.credentials
+            feed = TradeFeed(self, kind, creds.key_id.reveal(), creds.secret_key.reveal(),
+                             account.endpoints.trading_stream)  # fmt: skip
+            self._trade_feeds[kind] = feed
+            self._engine.spawn(feed._run_forever())  # type: ignore[no-untyped-call]
+
+    def _trade_update(self, kind: str, data: dict[str, Any]) -> None:
+        update = {**data, "account": kind}
+        with self._lock:
+            self._trade_updates.append(update)
+            callbacks = list(self._trade_callbacks.values())
+        for callback in callbacks:
+            try:
+                callback(update)
+            except Exception as err:
+                self._failed(err)
+
+    def _trading_connected(self, kind: str) -> None:
+        with self._lock:
+            self._trading_connections[kind] += 1
+
+    # ----- widgets' schedules ------------------------------------------------------------------
+    def add_pump(self, fn: Callable[[], None], interval: float = 0.1) -> int:
+        """Call ``fn`` every ``interval`` seconds (≥ 0.1) on the pump thread, on its own schedule;
+        returns a token for ``remove_pump``."""
+        self._check_open()
+        return self._pumps.add(fn, interval)
+
+    def remove_pump(self, token: int) -> None:
+        self._pumps.remove(token)
+
+    def run_soon(self, key: Any, fn: Callable[[], None]) -> bool:
+        """Run ``fn`` on the REST thread (once per ``key`` while one is waiting)."""
+        return self.state is not StreamState.CLOSED and self._worker.submit(key, fn)
+
+    # ----- the engine thread ------------------------------------------------------------------
+    def _start(self) -> None:
+        with self._lock:
+            if self._engine.started:
+                return
+            self.state = StreamState.CONNECTING
+            creds = self._account.credentials
+            self._data = DataFeed(self, creds.key_id.reveal(), creds.secret_key.reveal(),
+                                  self._account.endpoints.data_stream)  # fmt: skip
+            self._engine.start()
+
+    def _add_symbols(self, new: dict[str, list[str]]) -> None:
+        feed = self._data
+        assert feed is not None
+        for channel, symbols in new.items():
+            for sym in symbols:
+                feed._handlers[channel][sym] = _noop(sym)
+        if self._data_task is None:
+            self._data_task = self._engine.spawn(feed._run_forever())
+        elif feed._running:
+            self._engine.spawn(feed._send_subscribe_msg())
+
+    def _remove_symbols(self, gone: dict[str, list[str]]) -> None:
+        feed = self._data
+        assert feed is not None
+        for channel, symbols in gone.items():
+            for sym in symbols:
+                feed._handlers[channel].pop(sym, None)
+            if feed._running:
+                self._engine.spawn(feed._send_unsubscribe_msg(channel, symbols))
+
+    # ----- called on the engine thread by the feeds ---------------------------------------------
+    def _connecting(self) -> None:
+        if self.state is not StreamState.CLOSED:
+            self.state = StreamState.RECONNECTING if self._connections else StreamState.CONNECTING
+
+    def _connected(self) -> None:
+        if self.state is StreamState.CLOSED:
+            return
+        if self._connections > 0:
+            self._reconnects += 1
+        self._connections += 1
+        self.state = StreamState.CONNECTED
+        log.info("stream connected (%d reconnects)", self._reconnects)
+
+    def _disconnected(self) -> None:
+        if self.state is StreamState.CONNECTED:
+            self.state = StreamState.RECONNECTING
+            self._drops += 1
+
+    def _mark_stale(self, stale: bool) -> None:
+        self._stale = stale
+
+    def _failed(self, err: BaseException) -> None:
+        self._errors += 1
+        self.last_error = f"{type(err).__name__}: {err}"
+        log.warning("stream error: %s", self.last_error)
+
+    def _ingest_frame(self, messages: list[dict[str, Any]]) -> int:
+        """One decoded frame: buffer every market message, hand each subscriber its batch; how many."""
+        count = 0
+        buffers, callbacks = self._buffers, self._callbacks
+        batches: dict[Callback, Batch] = {}
+        timestamp = msgpack.Timestamp
+        for msg in messages:
+            record = RECORDS.get(msg.get("T"))  # type: ignore[arg-type]
+            if record is None:
+                if msg.get("T") == "error":
+                    self._failed(StreamError(f"stream error {msg.get('code')}: {msg.get('msg')}"))
+                continue
+            channel, make = record
+            symbol = msg.get("S", "")
+            stamp = msg.get("t")
+            item = make(msg, stamp.to_unix_nano() if type(stamp) is timestamp else 0)
+            key = (channel, symbol)
+            buffer = buffers.get(key)
+            if buffer is not None:
+                buffer.append(item)  # deque.append is atomic; readers copy under the lock
+            for callback in callbacks.get(key, ()):
+                batch = batches.get(callback)
+                if batch is None:
+                    batches[callback] = batch = []
+                batch.append((channel, symbol, item))
+            count += 1
+        for callback, batch in batches.items():
+            try:
+                callback(batch)
+            except Exception as err:
+                self._failed(err)
+        if count:
+            self._messages += count
+            now = time.monotonic()
+            self._last_message = now
+            self._stale = False
+            if not self._rate or now - self._rate[-1][0] >= 0.25:
+                self._rate.append((now, self._messages))
+        return count
+
+    # ----- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the streams, the engine, the pump and REST threads, and join them (idempotent)."""
+        with self._lock:
+            if self.state is StreamState.CLOSED:
+                return
+            self.state = StreamState.CLOSED
+            started = self._engine.started
+        if started:
+            for feed in [*self._trade_feeds.values(), self._data]:
+                if feed is None:
+                    continue
+                try:
+                    self._engine.run(feed.shutdown(), timeout=10)
+                except Exception as err:  # closing must not raise; keep what happened
+                    self.last_error = f"{type(err).__name__}: {err}"
+        self._engine.stop()
+        self._pumps.stop()
+        self._worker.stop()
