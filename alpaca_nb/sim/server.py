@@ -293,6 +293,14 @@ class Simulator:
         coro = self.streams.replay(count, batch=batch, pre_encoded=pre_encoded, symbols=symbols)
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
+    def busy_feed(self, rate: float, seconds: float, symbols: list[str]) -> int:
+        """Send a busy live feed (``rate`` quotes/s for ``seconds``, stamped now) and wait for it to end;
+        returns the quotes sent. For load tests: live subscribers see it as real quotes."""
+        if self._loop is None:
+            raise RuntimeError("simulator is not running")
+        coro = self.streams.busy(rate, seconds, symbols)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(seconds + 30)
+
     def stream_clients(self) -> int:
         """Authenticated market-data stream connections."""
         return self.call(lambda: sum(c.account is not None for c in self.streams.data_clients))

@@ -29,7 +29,7 @@ from . import calendar as cal
 from .broker import Account, Broker
 from .market import Market
 from .universe import SYMBOL_RE
-from .wire import bar_message, quote_message, stream_frame, trade_message
+from .wire import bar_message, quote_message, stream_frame, stream_timestamp, trade_message
 
 CHANNELS = (
     "trades",
@@ -409,6 +409,31 @@ class StreamServer:
         finally:
             self.replaying = False
         return n_frames * batch, time.perf_counter() - start
+
+    async def busy(self, rate: float, seconds: float, symbols: list[str]) -> int:
+        """A busy live feed: ``rate`` quotes a second for ``seconds``, stamped now, to every client
+        subscribed to them, in frames every 10 ms (prices walk from the market's own quote)."""
+        clients = [c for c in self.data_clients if c.account is not None]
+        tape = {s: self.market.info(s).tape for s in symbols}  # type: ignore[union-attr]
+        mids = {s: float(sum(self.market.quote_at(s, self.market.now())[:2]) / 2) for s in symbols}  # type: ignore[index]
+        sent, start, step = 0, time.perf_counter(), 0.01
+        carry = 0.0
+        while time.perf_counter() - start < seconds:
+            carry += rate * step
+            n, carry = int(carry), carry - int(carry)
+            now = self.market.now()
+            for k in range(n):
+                sym = symbols[(sent + k) % len(symbols)]
+                mids[sym] += 0.01 * ((sent + k) % 3 - 1)
+                msg = {"T": "q", "S": sym, "bx": "V", "bp": round(mids[sym] - 0.01, 2), "bs": 100, "ax": "V",
+                       "ap": round(mids[sym] + 0.01, 2), "as": 100, "c": ["R"], "z": tape[sym]}  # fmt: skip
+                for c in clients:
+                    if c.wants("quotes", sym):
+                        stamped = {**msg, "t": stream_timestamp(now + k, c.binary)}
+                        c.send(stream_frame([stamped], c.binary))
+            sent += n
+            await asyncio.sleep(step)
+        return sent
 
     # ----- trade updates ----------------------------------------------------------------------
     async def trading_handler(self, request: web.Request) -> web.StreamResponse:
