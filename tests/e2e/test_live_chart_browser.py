@@ -39,3 +39,35 @@ def test_live_chart_renders_grows_and_survives_a_drop(browser: Any, jupyter_lab:
     page.wait_for_function(f"() => ({POINTS})() > {after}", timeout=30_000)
     assert error_outputs(page) == []
     screenshot(page, "03_live_charts.png")
+
+
+RANGE = "() => { const p = document.querySelector('.anb-chart-plot'); return p.layout.xaxis.range.map(v => new Date(v).getTime()); }"
+
+
+def test_a_zoom_holds_while_data_streams_until_a_double_click(browser: Any, jupyter_lab: str) -> None:
+    """bad0d12 set the x-range on every frame: a user could not zoom or pan a live chart."""
+    page = open_notebook(browser, jupyter_lab, "03_live_charts.ipynb")
+    run_all_cells(page)
+    wait_until_idle(page)
+    page.wait_for_function(f"() => ({POINTS})() > 10", timeout=60_000)
+    drag = page.locator(".anb-chart .js-plotly-plot .nsewdrag").first
+    box = drag.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)  # a zoom box over the middle of the window
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    zoomed = page.evaluate(RANGE)
+    before = page.evaluate(POINTS)
+    page.wait_for_timeout(5000)
+    assert page.evaluate(POINTS) > before  # data kept streaming in...
+    assert page.evaluate(RANGE) == zoomed  # ...and the zoom held
+    drag.dblclick(position={"x": box["width"] * 0.4, "y": box["height"] / 2})
+    page.wait_for_timeout(1500)
+    following = page.evaluate(RANGE)
+    newest = page.evaluate("() => Math.max(...document.querySelector('.anb-chart-plot').data[0].x)")
+    assert following != zoomed and abs(following[1] - newest) < 2000  # back to the moving window
+    width = following[1] - following[0]
+    assert abs(width - 300_000) < 1000  # the notebook's 5-minute window

@@ -1,5 +1,7 @@
 // QuoteChart front end: plotly.js arrives once per page (from the kernel, no CDN); the series arrives
-// as a "reset" snapshot, then "extend" deltas (float64 buffers: x in ms, then the value columns).
+// as a "reset" snapshot, then "extend" deltas (float64 buffers: x in ms, then the value columns; a row
+// of NaNs marks a hole in the data, drawn as a break). The x-range follows the newest point until the
+// user zooms or pans; a double-click hands it back to the moving window.
 const PLOTLY_KEY = "__alpacaNbPlotly";
 const MAX_POINTS = 20000; // per trace, in the browser
 
@@ -31,7 +33,10 @@ function columns(buffers, ref, width) {
   const view = buffers[index];
   const all = new Float64Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
   const cols = [];
-  for (let c = 0; c < width; c++) cols.push(Array.from(all.subarray(c * n, (c + 1) * n)));
+  for (let c = 0; c < width; c++) {
+    const col = Array.from(all.subarray(c * n, (c + 1) * n));
+    cols.push(c ? col.map((v) => (Number.isNaN(v) ? null : v)) : col); // null: plotly breaks the line
+  }
   return cols;
 }
 
@@ -76,7 +81,7 @@ function plotLayout(model) {
   return layout;
 }
 
-function apply(Plotly, plot, model, msg, buffers) {
+function apply(Plotly, plot, model, msg, buffers, view) {
   const { perSymbol, trades, bars } = layoutOf(model);
   const symbols = model.get("symbols");
   const lines = { x: [], y: [] };
@@ -109,10 +114,22 @@ function apply(Plotly, plot, model, msg, buffers) {
   }
   if (lineIdx.length) Plotly.extendTraces(plot, lines, lineIdx, MAX_POINTS);
   if (candleIdx.length) Plotly.extendTraces(plot, candles, candleIdx, MAX_POINTS);
-  if (lastX) {
+  if (lastX) view.lastX = Math.max(view.lastX, lastX);
+  if (view.lastX && view.following) {
     const windowMs = model.get("window_s") * 1000;
-    Plotly.relayout(plot, { "xaxis.range": [lastX - windowMs, lastX] });
+    view.own += 1; // our own relayout: not the user's zoom
+    Plotly.relayout(plot, { "xaxis.range": [view.lastX - windowMs, view.lastX] }).finally(() => (view.own -= 1));
   }
+}
+
+// The user's zoom or pan holds while data streams in; a double-click (autorange) returns to following.
+function watchZoom(plot, view) {
+  plot.on("plotly_relayout", (ev) => {
+    if (view.own || !ev) return;
+    if (ev["xaxis.autorange"]) view.following = true;
+    else if ("xaxis.range[0]" in ev || "xaxis.range" in ev) view.following = false;
+  });
+  plot.on("plotly_doubleclick", () => { view.following = true; });
 }
 
 async function render({ model, el }) {
@@ -139,32 +156,50 @@ async function render({ model, el }) {
   model.on("change:status", showStatus);
   model.on("change:title", showTitle);
 
+  const offHead = () => {
+    model.off("change:status", showStatus);
+    model.off("change:title", showTitle);
+  };
   let Plotly;
   try {
     Plotly = await loadPlotly(model);
   } catch (err) {
     plot.textContent = `plotly.js could not be loaded: ${err}`;
-    return () => model.off("change:status", showStatus);
+    return offHead;
   }
   let ready = false;
+  const view = { following: true, own: 0, lastX: 0 };
   const onMsg = (msg, buffers) => {
     if (!msg) return;
+    const started = performance.now();
     if (msg.type === "reset") {
       Plotly.newPlot(plot, emptyTraces(model), plotLayout(model), { displaylogo: false, responsive: true });
+      watchZoom(plot, view);
       ready = true;
-      apply(Plotly, plot, model, msg, buffers);
+      apply(Plotly, plot, model, msg, buffers, view);
     } else if (msg.type === "extend" && ready) {
-      apply(Plotly, plot, model, msg, buffers);
+      apply(Plotly, plot, model, msg, buffers, view);
+    } else {
+      return;
     }
+    measure(started, view.lastX);
   };
   model.on("msg:custom", onMsg);
   model.send({ type: "ready" });
   return () => {
     model.off("msg:custom", onMsg);
-    model.off("change:status", showStatus);
-    model.off("change:title", showTitle);
-    Plotly.purge(plot);
+    offHead();
+    Plotly.purge(plot); // removes plotly's own listeners too
   };
+}
+
+// Measurement for benchmarks/browser_frames.py, only when a page asks for it (globalThis.__anbPerf = []):
+// main-thread ms spent in the frame handler, and newest point → painted (the next animation frame).
+function measure(started, newestMs) {
+  const perf = globalThis.__anbPerf;
+  if (!Array.isArray(perf)) return;
+  const handled = performance.now() - started;
+  requestAnimationFrame(() => perf.push({ handled, painted: Date.now() - newestMs }));
 }
 
 export default { render };
