@@ -126,17 +126,23 @@ SNAPSHOT_KEYS = {"latestTrade": "trade", "latestQuote": "quote", "minuteBar": "m
                  "dailyBar": "daily_bar", "prevDailyBar": "prev_daily_bar"}  # fmt: skip
 
 
+# On the stream's hot path (hundreds of thousands a second): tuple.__new__ skips the named tuples'
+# argument parsing, about half the cost of building one.
+_new = tuple.__new__
+
+
 def quote_of(msg: dict[str, Any], t_ns: int) -> Quote:
-    return Quote(t_ns, msg.get("bp"), msg.get("bs"), msg.get("ap"), msg.get("as"))  # type: ignore[arg-type]
+    get = msg.get
+    return _new(Quote, (t_ns, get("bp"), get("bs"), get("ap"), get("as")))
 
 
 def trade_of(msg: dict[str, Any], t_ns: int) -> Trade:
-    return Trade(t_ns, msg.get("p"), msg.get("s"))  # type: ignore[arg-type]
+    return _new(Trade, (t_ns, msg.get("p"), msg.get("s")))
 
 
 def bar_of(msg: dict[str, Any], t_ns: int) -> Bar:
     get = msg.get
-    return Bar(t_ns, get("o"), get("h"), get("l"), get("c"), get("v"), get("n"), get("vw"))  # type: ignore[arg-type]
+    return _new(Bar, (t_ns, get("o"), get("h"), get("l"), get("c"), get("v"), get("n"), get("vw")))
 
 
 # The stream's message types (``T``) → channel, and the record each becomes.

@@ -67,7 +67,11 @@ class DataFeed(StockDataStream):
         self._data_received = False
         self._last_data = loop.time()
         watchdog = asyncio.ensure_future(self._watch(loop))
-        ingest, unpack = self._hub._ingest_frame, msgpack.unpackb
+        ingest = self._hub._ingest_frame
+
+        def unpack(frame: Any) -> Any:  # timestamps as int nanoseconds: no Timestamp object per message
+            return msgpack.unpackb(frame, timestamp=2)
+
         try:
             while True:
                 try:

@@ -42,7 +42,7 @@ from typing import Any
 
 import msgpack
 
-from .._wire import RECORDS, Quote, normalize_symbol
+from .._wire import RECORDS, Bar, Quote, Trade, normalize_symbol
 from ..config import AccountConfig
 from ..errors import StreamError
 from .engine import Engine
@@ -57,6 +57,13 @@ logging.getLogger("alpaca").addHandler(logging.NullHandler())
 CHANNELS = ("quotes", "trades", "bars")
 Batch = list[tuple[str, str, tuple[Any, ...]]]
 Callback = Callable[[Batch], None]
+
+
+_CODES = {"quotes": ("q", Quote), "trades": ("t", Trade), "bars": ("b", Bar)}  # channel → stream type
+
+
+def _nanos(stamp: Any) -> int:
+    return stamp.to_unix_nano() if isinstance(stamp, msgpack.Timestamp) else 0
 
 
 class StreamState(enum.Enum):
@@ -101,6 +108,9 @@ class StreamHub:
         self._refs: dict[tuple[str, str], int] = defaultdict(int)
         self._tokens: dict[int, tuple[list[tuple[str, str]], Callback | None]] = {}
         self._callbacks: dict[tuple[str, str], list[Callback]] = {}  # rebuilt on (un)subscribe
+        self._routes: dict[
+            tuple[str, str], tuple[str, type, Callable[[Any], None], tuple[Callback, ...]]
+        ] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._messages = self._errors = self._reconnects = self._connections = self._drops = 0
@@ -146,12 +156,12 @@ class StreamHub:
         new: dict[str, list[str]] = defaultdict(list)
         with self._lock:
             self._tokens[token] = (wanted, callback)
-            self._index_callbacks()
             for key in wanted:
                 self._refs[key] += 1
                 if self._refs[key] == 1:
                     self._buffers.setdefault(key, deque(maxlen=self.buffer_size))
                     new[key[0]].append(key[1])
+            self._index_callbacks()
         if new:
             self._start()
             self._engine.call(self._add_symbols, dict(new))
@@ -172,12 +182,19 @@ class StreamHub:
             self._engine.call(self._remove_symbols, dict(gone))
 
     def _index_callbacks(self) -> None:
+        """Rebuild the routes the engine thread reads: (stream type, symbol) → (channel, record
+        class, buffer's append, subscribers). Swapped whole, so it is read without the lock."""
         index: dict[tuple[str, str], list[Callback]] = defaultdict(list)
         for wanted, callback in self._tokens.values():
             if callback is not None:
                 for key in wanted:
                     index[key].append(callback)
-        self._callbacks = dict(index)  # swapped whole: the engine thread reads it without the lock
+        self._callbacks = dict(index)
+        routes = {}
+        for (channel, symbol), buffer in self._buffers.items():
+            code, cls = _CODES[channel]
+            routes[(code, symbol)] = (channel, cls, buffer.append, tuple(index.get((channel, symbol), ())))
+        self._routes = routes
 
     def quotes(self, symbol: str) -> list[tuple[Any, ...]]:
         """Buffered quotes of ``symbol``, oldest first: ``Quote(t_ns, bid, bid_size, ask, ask_size)``."""
@@ -351,30 +368,38 @@ class StreamHub:
         log.warning("stream error: %s", self.last_error)
 
     def _ingest_frame(self, messages: list[dict[str, Any]]) -> int:
-        """One decoded frame: buffer every market message, hand each subscriber its batch; how many."""
+        """One decoded frame: buffer every market message, hand each subscriber its batch; how many.
+
+        The hot path (benchmarks/stream.py): one route look-up per message, quotes built inline."""
         count = 0
-        buffers, callbacks = self._buffers, self._callbacks
+        routes = self._routes
         batches: dict[Callback, Batch] = {}
-        timestamp = msgpack.Timestamp
+        new, quote, integer = tuple.__new__, Quote, int
         for msg in messages:
-            record = RECORDS.get(msg.get("T"))  # type: ignore[arg-type]
-            if record is None:
+            try:
+                code = msg["T"]
+                route = routes.get((code, msg["S"]))
+                if route is None:
+                    count += code in RECORDS  # a market message nobody wants (any more)
+                    continue
+                stamp: Any = msg["t"]
+                t_ns = stamp if type(stamp) is integer else _nanos(stamp)
+                item: Any
+                if code == "q":
+                    item = new(quote, (t_ns, msg["bp"], msg["bs"], msg["ap"], msg["as"]))
+                else:
+                    item = RECORDS[code][1](msg, t_ns)
+            except KeyError:  # a control message ("error", "subscription"), or one missing a field
                 if msg.get("T") == "error":
                     self._failed(StreamError(f"stream error {msg.get('code')}: {msg.get('msg')}"))
                 continue
-            channel, make = record
-            symbol = msg.get("S", "")
-            stamp = msg.get("t")
-            item = make(msg, stamp.to_unix_nano() if type(stamp) is timestamp else 0)
-            key = (channel, symbol)
-            buffer = buffers.get(key)
-            if buffer is not None:
-                buffer.append(item)  # deque.append is atomic; readers copy under the lock
-            for callback in callbacks.get(key, ()):
+            channel, _, append, callbacks = route
+            append(item)  # deque.append is atomic; readers copy under the lock
+            for callback in callbacks:
                 batch = batches.get(callback)
                 if batch is None:
                     batches[callback] = batch = []
-                batch.append((channel, symbol, item))
+                batch.append((channel, msg["S"], item))
             count += 1
         for callback, batch in batches.items():
             try:
