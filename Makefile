@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bars.py
 	$(BIN)/python benchmarks/stream.py
 	$(BIN)/python benchmarks/sim_throughput.py
+	$(BIN)/python benchmarks/browser_frames.py
 
 sim: $(STAMP)
 	$(BIN)/python -m alpaca_nb.sim --port $${PORT:-8765} --seed $${SEED:-7}
