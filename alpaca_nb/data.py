@@ -3,7 +3,8 @@
 alpaca-py's ``get_stock_bars(...).df`` turns every bar into a pydantic model and then a dict before
 pandas sees it (~10x slower and ~7x the memory, see benchmarks/bars.py). Here each page's bytes are
 parsed with orjson, each symbol's bars become numpy columns in one pass, timestamps are parsed
-vectorised, and the next page is requested before the current one is parsed (``rest.PipelinedGets``).
+vectorised, and the next page is requested before the current one is parsed (``rest.PipelinedGets``),
+on two connections at once for several symbols (``fetch_pages``), compressed on the wire.
 Requests still go through alpaca-py's client and alpaca_nb's transport (timeouts, limiter, 429s).
 
 Input times: timezone-aware values are converted to UTC; **naive datetimes and date-only values
@@ -160,6 +161,7 @@ class BarsBuilder:
         self.count = 0
 
     def add_page(self, body: bytes) -> None:
+        """One page's bars (a symbol's pages come in order: it lives in one page chain only)."""
         payload = decode_json(body, "GET /v2/stocks/bars", "GET", "/stocks/bars")
         for symbol, rows in (payload.get("bars") or {}).items():
             if rows:
@@ -167,7 +169,7 @@ class BarsBuilder:
                 self.count += len(rows)
 
     def frame(self, single: str | None = None, tz: str | None = None) -> pd.DataFrame:
-        symbols = list(self.parts)
+        symbols = sorted(self.parts)  # as Alpaca orders them: by symbol, then time
         if single is not None:
             symbols = [single] if single in self.parts else []
         columns = {
@@ -204,31 +206,49 @@ def next_token(body: bytes) -> str | None:
 
 
 # ----- fetching ---------------------------------------------------------------------------------
+CHAINS = 2  # page chains fetched at once (benchmarks/bars.py: a second hides the round trips of a link)
+
+
 def fetch_pages(
-    client: SafeDataClient, path: str, params: dict[str, Any], limit: int | None, count: Any
-) -> Iterator[bytes]:
-    """Yield page bodies; the next page is requested before the caller parses this one."""
-    pipe = PipelinedGets(client)
+    client: SafeDataClient,
+    path: str,
+    params: dict[str, Any],
+    limit: int | None,
+    count: Any,
+    *,
+    chains: int = CHAINS,
+) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(chain, body)`` for every page; each chain's next page is requested before its current one
+    is parsed.
+
+    Without a ``limit`` and with several symbols, the symbols are dealt into ``chains`` independent page
+    chains, each on its own connection with one request in flight: over a slow link, one chain's
+    round trip overlaps another's transfer (benchmarks/bars.py). Pages of one chain arrive in order;
+    a symbol lives in one chain only."""
+    symbols = str(params.get("symbols", "")).split(",")
+    k = 1 if limit is not None else max(1, min(chains, len(symbols)))
+    queries = [dict(params, symbols=",".join(symbols[i::k])) for i in range(k)] if k > 1 else [params]
+    connector = client._connector()
+    pipes = [PipelinedGets(client, connector) for _ in queries]
     got = 0
     try:
-        pipe.send(path, dict(params, limit=min(PAGE_LIMIT, limit) if limit else PAGE_LIMIT))
-        while True:
-            body = pipe.receive()
-            got += count(body)
-            token = next_token(body)
-            more = token is not None and (limit is None or got < limit)
-            if more:
-                pipe.send(
-                    path,
-                    dict(
-                        params, page_token=token, limit=min(PAGE_LIMIT, limit - got) if limit else PAGE_LIMIT
-                    ),
-                )
-            yield body
-            if not more:
-                return
+        for pipe, query in zip(pipes, queries, strict=True):
+            pipe.send(path, dict(query, limit=min(PAGE_LIMIT, limit) if limit else PAGE_LIMIT))
+        active = list(range(k))
+        while active:
+            for i in list(active):
+                body = pipes[i].receive()
+                got += count(body)
+                token = next_token(body)
+                if token is not None and (limit is None or got < limit):
+                    more = min(PAGE_LIMIT, limit - got) if limit else PAGE_LIMIT
+                    pipes[i].send(path, dict(queries[i], page_token=token, limit=more))
+                else:
+                    active.remove(i)
+                yield i, body
     finally:
-        pipe.close()
+        for pipe in pipes:
+            pipe.close()
 
 
 def fetch_bars(
@@ -253,9 +273,10 @@ def fetch_bars(
     builder = BarsBuilder()
     bar = None
     try:
-        for page, body in enumerate(fetch_pages(client, "/stocks/bars", params, limit, _count_items)):
+        pages = fetch_pages(client, "/stocks/bars", params, limit, _count_items)
+        for _, body in pages:
             builder.add_page(body)
-            if bar is None and page == 0 and next_token(body) and progress is not False:
+            if bar is None and progress is not False and next_token(body):
                 bar = _progress(f"{','.join(syms)} {params['timeframe']}")
             if bar is not None:
                 bar.update(builder.count - bar.n)
@@ -288,7 +309,7 @@ def fetch_records(
         params["timeframe"] = timeframe
     out: dict[str, list[Any]] = {symbol: [] for symbol in since_ns}
     what = f"GET /v2/stocks/{channel}"
-    for body in fetch_pages(client, f"/stocks/{channel}", params, None, _count_items):
+    for _, body in fetch_pages(client, f"/stocks/{channel}", params, None, _count_items):
         for symbol, rows in (decode_json(body, what, "GET", f"/stocks/{channel}").get(channel) or {}).items():
             stamps = parse_timestamps([r["t"] for r in rows]).tolist()
             floor = since_ns.get(symbol, 0)

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import re
+import ssl
 import threading
 import time
 import urllib.parse
@@ -33,6 +35,7 @@ from typing import Any
 
 import orjson
 import requests
+import urllib3
 
 from .errors import (
     AlpacaNbError,
@@ -46,6 +49,7 @@ from .errors import (
 
 log = logging.getLogger("alpaca_nb.rest")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+ACCEPT_COMPRESSED = {"Accept-Encoding": "gzip, deflate"}  # what requests asks for; Alpaca's data API gzips
 MAX_RATE_LIMIT_RETRIES = 3
 MAX_WAIT_S = 60.0
 
@@ -94,21 +98,49 @@ class RateLimiter:
 
 # ----- the translation point -----------------------------------------------------------------------
 def translate_transport(err: BaseException, what: str, timeout: float) -> TransportError:
-    """A failure while sending or reading (requests, urllib3, http.client, socket) as our error;
+    """A failure while sending or reading (requests, urllib3, http.client, ssl, socket) as our error;
     ``what`` is ``"POST /v2/orders (client_order_id=…)"``. The original is never chained: it, and the
     frames below it, hold the request and its headers. A Ctrl-C is raised again as a new, bare
     ``KeyboardInterrupt`` for the same reason."""
     if isinstance(err, KeyboardInterrupt | SystemExit):
         raise type(err)() from None
-    if not isinstance(err, requests.RequestException | OSError | http.client.HTTPException):
+    u3 = urllib3.exceptions
+    if not isinstance(err, requests.RequestException | OSError | http.client.HTTPException | u3.HTTPError):
         return ConnectionLostError(f"{what}: the request failed ({type(err).__name__})")
-    if isinstance(err, requests.Timeout | TimeoutError):
+    text = repr(err)
+    tls = requests.exceptions.SSLError | ssl.SSLError | u3.SSLError
+    if isinstance(err, tls) or "CERTIFICATE_VERIFY" in text:
+        return ConnectionLostError(
+            f"{what}: the server's TLS certificate could not be verified — if your network's proxy or CA "
+            "signs it, point REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at that CA bundle"
+        )
+    if isinstance(err, requests.exceptions.ProxyError | u3.ProxyError) or "Tunnel connection failed" in text:
+        return ConnectionLostError(f"{what}: the proxy (HTTPS_PROXY/HTTP_PROXY) refused or failed it")
+    refused = isinstance(err, u3.NewConnectionError)  # urllib3 makes it a kind of ConnectTimeoutError
+    if not refused and isinstance(err, requests.Timeout | TimeoutError | u3.TimeoutError):
         return RequestTimeoutError(f"{what}: no answer within {timeout:g} s")
-    cut = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
-           http.client.IncompleteRead)  # fmt: skip
-    if isinstance(err, cut) or "IncompleteRead" in repr(err):
+    if isinstance(err, requests.exceptions.ContentDecodingError | u3.DecodeError):
+        return InvalidResponseError(f"{what}: the answer's compressed body could not be decoded")
+    cut = (requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead)
+    if isinstance(err, cut) or "IncompleteRead" in text or "ended prematurely" in text:
         return InvalidResponseError(f"{what}: the answer was cut off before its end")
+    if "Read timed out" in text:
+        return RequestTimeoutError(f"{what}: no answer within {timeout:g} s")
     return ConnectionLostError(f"{what}: the connection failed or was dropped")
+
+
+def session_verify(session: requests.Session) -> dict[str, Any]:
+    """``{"verify": SSL_CERT_FILE}`` where requests alone would ignore that variable (no
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, the session's default verification); else ``{}``."""
+    env = os.environ
+    if (
+        session.verify is True
+        and session.trust_env
+        and env.get("SSL_CERT_FILE")
+        and not (env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE"))
+    ):
+        return {"verify": env["SSL_CERT_FILE"]}
+    return {}
 
 
 # What Alpaca answers on success, by request: (methods, path pattern after /v2, JSON type, keys it
@@ -240,6 +272,10 @@ class SafeRESTMixin:
         """Close the client's keep-alive connections."""
         self._session.close()
 
+    def _connector(self) -> Connector:
+        """Connections for the paged fast path, set up as this client's session would set them up."""
+        return Connector(self._session, str(self._base_url), self._anb_timeout)  # type: ignore[attr-defined]
+
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """The parsed JSON of ``GET /v2{path}``."""
         return self._request("GET", path, params)
@@ -309,6 +345,7 @@ class SafeRESTMixin:
                 headers=_MaskedHeaders(self._get_default_headers()),  # type: ignore[attr-defined]
                 allow_redirects=False,
                 timeout=self._anb_timeout,
+                **session_verify(self._session),
                 **({"params": data} if method in ("GET", "DELETE") else {"json": data}),
             )
             reply = Reply(response.status_code, response.headers, response.content)
@@ -347,48 +384,120 @@ def http_error(reply: Reply, method: str, path: str) -> APIError:
     )
 
 
-class PipelinedGets:
-    """GETs on one keep-alive connection, the next sent before the last answer is read.
+class Connector:
+    """Opens keep-alive connections to one base URL the way requests would, on urllib3's machinery.
 
-    Paging through bars, the client parses page k while the server prepares page k+1: the request
-    for k+1 goes out first, and its answer waits in the socket buffer. No thread, so no contention
-    for the GIL with the parser (measured in benchmarks/bars.py; a prefetch thread cost ~40%).
-    Same rules as ``SafeRESTMixin``, through the same functions: the limiter (also before a resend),
-    the timeout, 429 waited out, ``translate_transport``/``http_error``, the log.
+    The proxy comes from the environment as requests reads it (``HTTPS_PROXY``/``HTTP_PROXY``/
+    ``ALL_PROXY``, ``NO_PROXY``; credentials in the proxy URL become ``Proxy-Authorization``): an
+    ``https://`` target is tunnelled through it (CONNECT), an ``http://`` one is asked of it by absolute
+    URL. Certificates are verified against the session's bundle (``ca_bundle``). A proxy that is not
+    ``http://`` (https, socks) is left to requests: ``direct`` is False and callers use the session.
     """
 
-    def __init__(self, client: SafeRESTMixin) -> None:
-        self._client = client
-        base = urllib.parse.urlsplit(str(client._base_url))  # type: ignore[attr-defined]
-        self._prefix = f"{base.path.rstrip('/')}/{client._api_version}"  # type: ignore[attr-defined]
-        self._host, self._port, self._https = base.hostname or "", base.port, base.scheme == "https"
-        self._conn: http.client.HTTPConnection | None = None
-        self._pending: tuple[str, str, float] | None = None  # (path, target, sent at)
+    def __init__(self, session: requests.Session, base_url: str, timeout: float) -> None:
+        from requests.utils import get_auth_from_url, select_proxy
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = cls(self._host, self._port, timeout=self._client._anb_timeout)
-        return self._conn
+        base = urllib.parse.urlsplit(base_url)
+        self.timeout = timeout
+        self.https = base.scheme == "https"
+        self.host, self.port = base.hostname or "", base.port or (443 if self.https else 80)
+        self.prefix = base.path.rstrip("/")
+        settings = session.merge_environment_settings(base_url, {}, None, None, None)
+        self.verify = settings["verify"]
+        proxy = select_proxy(base_url, settings["proxies"])
+        self.proxy = urllib.parse.urlsplit(proxy) if proxy else None
+        self.direct = self.proxy is None or self.proxy.scheme == "http"
+        self.proxy_headers: dict[str, str] = {}
+        if proxy:
+            user, password = get_auth_from_url(proxy)
+            if user:
+                import base64
+
+                token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                self.proxy_headers["Proxy-Authorization"] = f"Basic {token}"
+
+    def target(self, path_and_query: str) -> str:
+        """The request target: absolute when a plain-HTTP request goes through a proxy."""
+        if self.proxy is not None and not self.https:
+            return f"http://{self.host}:{self.port}{path_and_query}"
+        return path_and_query
+
+    def open(self) -> Any:
+        """A new (not yet connected) urllib3 connection; it connects on its first request."""
+        from urllib3.connection import HTTPConnection, HTTPSConnection
+
+        proxy = self.proxy
+        host, port = (proxy.hostname or "", proxy.port or 80) if proxy else (self.host, self.port)
+        if not self.https:
+            return HTTPConnection(host, port, timeout=self.timeout)
+        bundle = ca_bundle(self.verify)
+        conn = HTTPSConnection(
+            host, port, timeout=self.timeout,
+            cert_reqs="CERT_NONE" if self.verify is False else "CERT_REQUIRED",
+            ca_certs=bundle if bundle and not os.path.isdir(bundle) else None,
+            ca_cert_dir=bundle if bundle and os.path.isdir(bundle) else None,
+            server_hostname=self.host, assert_hostname=False if self.verify is False else None,
+        )  # fmt: skip
+        if self.proxy is not None:
+            conn.set_tunnel(self.host, self.port, headers=self.proxy_headers)
+        return conn
+
+
+def ca_bundle(verify: bool | str | None = True) -> str | None:
+    """The CA bundle to verify TLS against: ``verify`` if it is a path (requests' setting, which already
+    holds ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), else ``SSL_CERT_FILE`` (OpenSSL's variable, which
+    requests alone ignores), else certifi's bundle, as requests uses. None: verification is off."""
+    if verify is False:
+        return None
+    if isinstance(verify, str):
+        return verify
+    if os.environ.get("SSL_CERT_FILE"):
+        return os.environ["SSL_CERT_FILE"]
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+    return str(DEFAULT_CA_BUNDLE_PATH)
+
+
+class PipelinedGets:
+    """GETs on one keep-alive connection, the next sent before the last answer is parsed.
+
+    Paging through bars, the client parses page k while page k+1 is prepared and travels: the request
+    for k+1 goes out first, and its answer waits in the socket's buffer. Several instances on several
+    connections (``data.fetch_pages``' chains) hide the round trips of one another over a slow link.
+    No thread, so no contention for the GIL with the parser (measured in benchmarks/bars.py).
+    Answers are compressed when the server agrees (``Accept-Encoding: gzip, deflate``, as requests
+    asks) and decoded by urllib3. Same rules as ``SafeRESTMixin``, through the same functions: the
+    limiter (also before a resend), the timeout, 429 waited out, ``translate_transport``/``http_error``,
+    the log. Behind a proxy requests cannot hand us (``Connector.direct`` False), each GET goes through
+    the client's own session instead, one at a time.
+    """
+
+    def __init__(self, client: SafeRESTMixin, connector: Connector | None = None) -> None:
+        self._client = client
+        self._connector = connector or client._connector()
+        self._prefix = f"{self._connector.prefix}/{client._api_version}"  # type: ignore[attr-defined]
+        self._conn: Any = None
+        self._pending: tuple[str, str, float, dict[str, Any]] | None = None  # (path, target, sent at, params)
 
     def send(self, path: str, params: dict[str, Any]) -> None:
         """Send ``GET path?params`` now; ``receive()`` returns its body later."""
-        target = f"{self._prefix}{path}?{urllib.parse.urlencode(params)}"
-        self._pending = (f"{self._prefix}{path}", target, time.monotonic())
-        self._request(target)
+        target = self._connector.target(f"{self._prefix}{path}?{urllib.parse.urlencode(params)}")
+        self._pending = (f"{self._prefix}{path}", target, time.monotonic(), params)
+        if self._connector.direct:
+            self._request(target)
 
     def _request(self, target: str) -> None:
         self._client._anb_limiter.acquire()
         failure: BaseException | None = None
         for attempt in range(2):  # once more on a new connection: the server may close an idle one
             try:
-                self._connection().request(
-                    "GET",
-                    target,
-                    headers=_MaskedHeaders(self._client._get_default_headers()),  # type: ignore[attr-defined]
-                )
+                if self._conn is None:
+                    self._conn = self._connector.open()
+                headers = _MaskedHeaders(self._client._get_default_headers())  # type: ignore[attr-defined]
+                headers.update(ACCEPT_COMPRESSED)
+                self._conn.request("GET", target, headers=headers, preload_content=False)
                 return
-            except (OSError, http.client.HTTPException) as err:
+            except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as err:
                 self.close()
                 failure = err if attempt else None
             except BaseException as err:  # Ctrl-C, or a header http.client cannot encode
@@ -400,7 +509,7 @@ class PipelinedGets:
 
     def _fail(self, failure: BaseException) -> None:
         assert self._pending is not None
-        path, _, start = self._pending
+        path, _, start, _ = self._pending
         client = self._client
         error = translate_transport(failure, f"GET {path}", client._anb_timeout)
         del failure
@@ -411,12 +520,16 @@ class PipelinedGets:
         """The body of the request last sent; retries it after 429s; raises alpaca_nb errors."""
         assert self._pending is not None, "send() first"
         client = self._client
+        if not self._connector.direct:  # through the session: its own limiter, 429 and error rules
+            path, _, _, params = self._pending
+            self._pending = None
+            return client._exchange("GET", path[len(self._prefix) :], params).body
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
-            path, target, start = self._pending
+            path, target, start, params = self._pending
             failure: BaseException | None = None
             try:
-                response = self._connection().getresponse()
-                reply = Reply(response.status, response.headers, response.read())
+                response = self._conn.getresponse()
+                reply = Reply(response.status, response.headers, response.read(decode_content=True))
             except BaseException as err:
                 self.close()
                 failure = err
@@ -428,7 +541,7 @@ class PipelinedGets:
                 return reply.body
             if not client._may_retry(reply, "GET", attempt):
                 raise client._remember(http_error(reply, "GET", path))
-            self._pending = (path, target, time.monotonic())
+            self._pending = (path, target, time.monotonic(), params)
             self._request(target)  # acquire() first: waits out the 429's pause
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -7,9 +7,14 @@ import subprocess
 import sys
 
 
-def start_sim(cache_mb: int) -> tuple[subprocess.Popen[str], str, str, str]:
-    """(process, REST base URL, paper key id, secret) of a calendar-hours simulator with no rate limit."""
+def start_sim(
+    cache_mb: int, link_mbps: float | None = None, rtt_ms: float = 0.0
+) -> tuple[subprocess.Popen[str], str, str, str]:
+    """(process, REST base URL, paper key id, secret) of a calendar-hours simulator with no rate limit,
+    optionally behind an emulated link."""
     args = ["--seed", "7", "--hours", "calendar", "--rate-limit", "0", "--cache-mb", str(cache_mb)]
+    if link_mbps:
+        args += ["--link-mbps", str(link_mbps), "--rtt-ms", str(rtt_ms)]
     proc = subprocess.Popen([sys.executable, "-m", "alpaca_nb.sim", *args], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     text = ""

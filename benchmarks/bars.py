@@ -1,15 +1,21 @@
-"""1,000,000 one-minute bars for 10 symbols from the simulator into a DataFrame, three ways, one run.
+"""1,000,000 one-minute bars for 10 symbols from the simulator into a DataFrame — over loopback and over
+emulated network links — three ways, one run.
 
-    .venv/bin/python benchmarks/bars.py [--quick]
+    .venv/bin/python benchmarks/bars.py [--quick] [--links loopback,50/20,200/5]
 
-* ours:      ``Session.bars(...)`` (raw pages + orjson + column-wise build, next page prefetched)
-* alpaca-py: ``StockHistoricalDataClient.get_stock_bars(...).df`` (models per bar, then pandas)
-* floor:     the same page bytes already in memory, parsed with orjson and built the same way as ours
-             (no network at all): the best any client could do with this parser and this build
+* ours:      ``Session.bars(...)`` (pages compressed on the wire, two page chains on two connections,
+             each page parsed with orjson and built column-wise while the next one travels)
+* alpaca-py: ``StockHistoricalDataClient.get_stock_bars(...).df`` (requests, gzip too; a pydantic
+             model per bar, then pandas)
+* floor:     the same pages' bytes already in memory, parsed and built as ours does: no network
 
-The simulator runs in its own process and is warmed first (every page served once), so all three
-read the same cached answers. Each variant runs in a fresh process; "peak extra" is that process's
-peak RSS (VmHWM) minus its RSS just before the timed work.
+For each link the simulator runs in its own process (``--link-mbps``/``--rtt-ms``: every answer waits
+one round trip, then its bytes leave at the link's rate, one budget for all connections) and is warmed
+first (every page served and compressed once), so all variants read the same cached answers. Each
+variant runs in a fresh process; "peak extra" is that process's peak RSS (VmHWM) minus its RSS just
+before the timed work. Bytes on the wire are what the simulator's process wrote to its sockets while
+the variant ran (``/proc/PID/io`` wchar: bodies and headers). Over a link, the transfer floor is the
+compressed bytes ÷ the bandwidth + the floor's parse time.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ from _sim_process import start_sim  # benchmarks/ is on sys.path when run as a s
 SYMBOLS = ["AAPL", "AMD", "AMZN", "GOOGL", "JPM", "KO", "META", "MSFT", "NVDA", "SPY"]
 START, END = "2024-01-02T00:00:00Z", "2024-08-13T23:59:59Z"  # ~1,000,000 bars over the 10 symbols
 QUICK_END = "2024-01-31T23:59:59Z"
+TARGETS = {  # DESIGN §7 / issue 13
+    "loopback": {"vs_df": 15.0, "vs_floor": 1.2},
+    "link": {"vs_df": 5.0, "vs_floor": 1.3},
+    "peak_gb": 0.25,
+}
 
 
 def _vm(field: str) -> int:
@@ -35,46 +46,49 @@ def _vm(field: str) -> int:
     return int(m.group(1)) * 1024 if m else 0
 
 
+def _written(pid: int) -> int:
+    """Bytes the process has passed to write/send so far (what the simulator put on its sockets)."""
+    m = re.search(r"^wchar:\s+(\d+)", Path(f"/proc/{pid}/io").read_text(), re.M)
+    return int(m.group(1)) if m else 0
+
+
 def _params(end: str) -> dict[str, Any]:
     return {"symbols": ",".join(SYMBOLS), "timeframe": "1Min", "start": START, "end": end}
 
 
-def _raw_pages(base: str, key: str, secret: str, end: str) -> list[bytes]:
-    import requests
+def _raw_pages(base: str, key: str, secret: str, end: str, encoding: str = "identity") -> list[bytes]:
+    """Every page's body as the wire carries it (``encoding``: identity or gzip, not decoded)."""
+    import urllib3
 
-    headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
-    pages, token, session = [], None, requests.Session()
+    headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret, "Accept-Encoding": encoding}
+    pages, token, pool = [], None, urllib3.PoolManager()
     while True:
         params = {**_params(end), "limit": 10_000, **({"page_token": token} if token else {})}
-        body = session.get(base + "/v2/stocks/bars", params=params, headers=headers, timeout=120).content
-        pages.append(body)
-        m = re.search(rb'"next_page_token":"([^"]+)"', body[-2048:])
+        reply = pool.request("GET", base + "/v2/stocks/bars", fields=params, headers=headers,
+                             decode_content=False, timeout=120)  # fmt: skip
+        pages.append(reply.data)
+        plain = reply.data if encoding == "identity" else __import__("zlib").decompress(reply.data, 47)
+        m = re.search(rb'"next_page_token":"([^"]+)"', plain[-2048:])
         if not m:
             return pages
         token = m.group(1).decode()
 
 
-# ----- the three variants (each in its own process) --------------------------------------------
+# ----- the variants (each in its own process) ------------------------------------------------------
 def run_variant(variant: str, base: str, key: str, secret: str, end: str) -> dict[str, float]:
     import pandas as pd
 
-    if variant == "ours":
+    if variant.startswith("ours"):
         import alpaca_nb as anb
+        import alpaca_nb.data
         from alpaca_nb.config import Endpoints
 
+        if variant != "ours":  # "ours1", "ours3": another number of page chains, for comparison
+            alpaca_nb.data.CHAINS = int(variant[4:])
         where = Endpoints(base, base, base, base)
-        session = anb.connect(
-            "paper",
-            api_key=key,
-            secret_key=secret,
-            endpoints={"paper": where},
-            rate_limit=None,
-            timeout=120,
-            quiet=True,
-        )
+        session = anb.connect("paper", api_key=key, secret_key=secret, endpoints={"paper": where},
+                              rate_limit=None, timeout=120, quiet=True)  # fmt: skip
         assert session.market_data is not None  # create the client (and its imports) before the clock
-        import alpaca_nb.data  # noqa: F401
-
         rss0, t0 = _vm("VmRSS"), time.perf_counter()
         frame = session.bars(
             SYMBOLS, "1Min", start=pd.Timestamp(START), end=pd.Timestamp(end), progress=False
@@ -85,12 +99,8 @@ def run_variant(variant: str, base: str, key: str, secret: str, end: str) -> dic
         from alpaca.data.timeframe import TimeFrame
 
         client = StockHistoricalDataClient(key, secret, url_override=base)
-        request = StockBarsRequest(
-            symbol_or_symbols=SYMBOLS,
-            timeframe=TimeFrame.Minute,
-            start=pd.Timestamp(START).to_pydatetime(),
-            end=pd.Timestamp(end).to_pydatetime(),
-        )
+        request = StockBarsRequest(symbol_or_symbols=SYMBOLS, timeframe=TimeFrame.Minute,
+                                   start=pd.Timestamp(START).to_pydatetime(), end=pd.Timestamp(end).to_pydatetime())  # fmt: skip
         rss0, t0 = _vm("VmRSS"), time.perf_counter()
         frame = client.get_stock_bars(request).df
     else:
@@ -106,56 +116,89 @@ def run_variant(variant: str, base: str, key: str, secret: str, end: str) -> dic
     return {"seconds": seconds, "rows": len(frame), "peak_extra_gb": (_vm("VmHWM") - rss0) / 1e9}
 
 
-def _child(variant: str, base: str, key: str, secret: str, end: str) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "_run", variant, base, key, secret, end],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def _child(variant: str, sim_pid: int, base: str, key: str, secret: str, end: str) -> dict[str, float]:
+    before = _written(sim_pid)
+    out = subprocess.run([sys.executable, __file__, "_run", variant, base, key, secret, end],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result["wire_bytes"] = _written(sim_pid) - before
     return result
+
+
+def run_link(link: str, end: str, variants: list[str]) -> dict[str, Any]:
+    mbps, rtt = (None, 0.0) if link == "loopback" else tuple(float(x) for x in link.split("/"))
+    sim, base, key, secret = start_sim(cache_mb=512, link_mbps=mbps, rtt_ms=rtt)  # type: ignore[arg-type]
+    try:
+        t0 = time.perf_counter()
+        plain = _raw_pages(base, key, secret, end)
+        gz = _raw_pages(base, key, secret, end, "gzip")  # also fills the simulator's compressed cache
+        bars = sum(p.count(b'"t":') for p in plain)
+        info = {"bars": bars, "pages": len(plain), "json_mb": sum(map(len, plain)) / 1e6,
+                "gzip_mb": sum(map(len, gz)) / 1e6, "warm_s": time.perf_counter() - t0, "mbps": mbps, "rtt": rtt}  # fmt: skip
+        del plain, gz
+        results = {v: _child(v, sim.pid, base, key, secret, end) for v in variants}
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    for r in results.values():
+        assert r["rows"] == bars, (link, results)
+    return {"info": info, "results": results}
+
+
+NAMES = {"ours": "alpaca_nb Session.bars", "alpaca": "alpaca-py get_stock_bars(...).df",
+         "floor": "floor: parse + build, bytes in RAM"}  # fmt: skip
+
+
+def report(link: str, run: dict[str, Any]) -> list[str]:
+    info, results = run["info"], run["results"]
+    kind = "loopback" if link == "loopback" else "link"
+    title = (
+        "loopback" if link == "loopback" else f"emulated link {info['mbps']:g} Mbit/s, {info['rtt']:g} ms RTT"
+    )
+    print(f"\n== {title}: {info['bars']:,} bars, {info['pages']} pages, {info['json_mb']:.0f} MB of JSON "
+          f"({info['gzip_mb']:.1f} MB gzipped); simulator warmed in {info['warm_s']:.1f} s")  # fmt: skip
+    print(f"{'variant':<38} {'seconds':>8} {'bars/s':>11} {'peak extra GB':>14} {'wire B/bar':>11}")
+    for variant, r in results.items():
+        name = NAMES.get(variant, f"alpaca_nb, {variant[4:]} page chain(s)")
+        wire = f"{r['wire_bytes'] / r['rows']:.1f}" if variant != "floor" else "-"
+        print(
+            f"{name:<38} {r['seconds']:>8.2f} {r['rows'] / r['seconds']:>11,.0f} {r['peak_extra_gb']:>14.2f} {wire:>11}"
+        )
+    ours, alpaca, floor = results["ours"], results["alpaca"], results["floor"]
+    if kind == "loopback":
+        floor_s, floor_name = floor["seconds"], "the in-memory floor"
+    else:
+        floor_s = info["gzip_mb"] * 1e6 * 8 / (info["mbps"] * 1e6) + floor["seconds"]
+        floor_name = f"the transfer floor ({floor_s:.2f} s = gzipped bytes / bandwidth + parse)"
+    vs_df, vs_floor = alpaca["seconds"] / ours["seconds"], ours["seconds"] / floor_s
+    t = TARGETS[kind]
+    lines = [
+        f"{title}: ours {vs_df:.1f}x faster than alpaca-py .df (target >= {t['vs_df']:g}x)",
+        f"{title}: ours {vs_floor:.2f}x {floor_name} (target <= {t['vs_floor']:g}x)",
+        f"{title}: ours peak extra {ours['peak_extra_gb']:.2f} GB (target <= {TARGETS['peak_gb']:g}); "
+        f"alpaca-py {alpaca['peak_extra_gb']:.2f} GB",
+        f"{title}: bytes on the wire per bar: ours {ours['wire_bytes'] / ours['rows']:.1f}, alpaca-py "
+        f"{alpaca['wire_bytes'] / alpaca['rows']:.1f} (ours must not exceed alpaca-py's)",
+    ]
+    for line in lines:
+        print(line)
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="one month instead of ~1M bars")
+    parser.add_argument("--links", default="loopback,50/20,200/5", help="loopback and/or MBPS/RTT_MS links")
+    parser.add_argument("--variants", default="ours,floor,alpaca", help="also ours1, ours3: 1 or 3 chains")
     args = parser.parse_args()
     end = QUICK_END if args.quick else END
-    sim, base, key, secret = start_sim(cache_mb=512)
-    try:
-        t0 = time.perf_counter()
-        pages = _raw_pages(base, key, secret, end)
-        bars = sum(p.count(b'"t":') for p in pages)
-        print(
-            f"simulator warmed: {bars:,} bars, {len(pages)} pages, {sum(map(len, pages)) / 1e6:.0f} MB "
-            f"of JSON in {time.perf_counter() - t0:.1f} s (cold)"
-        )
-        del pages
-        results = {v: _child(v, base, key, secret, end) for v in ("ours", "floor", "alpaca")}
-    finally:
-        sim.terminate()
-        sim.wait(10)
-    ours, floor, alpaca = results["ours"], results["floor"], results["alpaca"]
-    assert ours["rows"] == floor["rows"] == alpaca["rows"] == bars, results
-    print(f"\n{'variant':<34} {'seconds':>8} {'bars/s':>12} {'peak extra GB':>14}")
-    names = {
-        "ours": "alpaca_nb Session.bars",
-        "alpaca": "alpaca-py get_stock_bars(...).df",
-        "floor": "floor: orjson + build, bytes in RAM",
-    }
-    for variant in ("ours", "alpaca", "floor"):
-        r = results[variant]
-        rate = r["rows"] / r["seconds"]
-        print(f"{names[variant]:<34} {r['seconds']:>8.2f} {rate:>12,.0f} {r['peak_extra_gb']:>14.2f}")
-    print(f"\nours vs alpaca-py .df: {alpaca['seconds'] / ours['seconds']:.1f}x faster (target >= 10x)")
-    print(
-        f"ours vs the floor:     {ours['seconds'] / floor['seconds']:.2f}x the floor's time (target <= 1.4x)"
-    )
-    print(
-        f"ours peak extra memory: {ours['peak_extra_gb']:.2f} GB (target <= 0.35 GB); "
-        f"alpaca-py: {alpaca['peak_extra_gb']:.2f} GB"
-    )
+    variants = args.variants.split(",")
+    summary: list[str] = []
+    for link in args.links.split(","):
+        summary += report(link, run_link(link, end, variants))
+    print("\nSummary")
+    for line in summary:
+        print(" ", line)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rate-limit", type=int, default=200, help="requests/minute per key (0: off)")
     parser.add_argument("--cache-mb", type=int, default=256, help="memory for generated market days")
+    parser.add_argument("--link-mbps", type=float, help="emulate a link of this bandwidth for HTTP answers")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="emulated round-trip time for HTTP answers")
     args = parser.parse_args(argv)
     symbols = args.symbols.split(",") if args.symbols else None
     sim = Simulator(
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         hours=args.hours,
         rate_limit=args.rate_limit or None,
         cache_mb=args.cache_mb,
+        link_mbps=args.link_mbps,
+        rtt_ms=args.rtt_ms,
     ).start()
     paper, live = sim.credentials("paper"), sim.credentials("live")
     print(f"alpaca_nb simulator (seed {args.seed}, hours={args.hours}) is running", flush=True)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .broker import Account, Broker
 from .faults import FaultRule, Faults
+from .transport import Compressor, Link
 from .wire import ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -126,11 +127,15 @@ class Gate:
         trading_limit: RateLimiter,
         data_limit: RateLimiter,
         log: deque[RequestRecord],
+        compressor: Compressor,
+        link: Link,
     ) -> None:
         self.broker = broker
         self.faults = faults
         self.limits = {"trading": trading_limit, "data": data_limit}
         self.log = log
+        self.compressor = compressor
+        self.link = link
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -147,6 +152,10 @@ class Gate:
         response = await self._handle(request, handler, api, acct)
         if isinstance(response, _Dropped):
             return response  # no answer was sent: nothing to record
+        if isinstance(response, web.Response) and not response.prepared:  # not a fault's own writing
+            self.compressor.encode(request, response)
+            if self.link.active:
+                response = await self.link.send(request, response)
         self.log.append(
             RequestRecord(
                 request.method,

@@ -22,6 +22,7 @@ from .http import Gate, RateLimiter, RequestRecord
 from .market import Hours, Market, Pin
 from .streams import StreamServer
 from .trading_routes import TradingRoutes
+from .transport import Compressor, Link
 
 T = TypeVar("T")
 AccountName = Literal["paper", "live"]
@@ -57,6 +58,12 @@ class Simulator:
         Nanoseconds since the epoch (default ``time.time_ns``); tests may shift it.
     credentials:
         Keys to accept instead of the demo keys, e.g. ``{"paper": (key_id, secret)}``.
+    link_mbps, rtt_ms:
+        An emulated network link for HTTP answers (benchmarks, tests): each answer waits ``rtt_ms``
+        before its first byte, then its bytes leave at ``link_mbps`` megabits per second, one budget
+        shared by every connection. Default: none (loopback speed).
+    compression_level:
+        zlib level (1-9) for gzip/deflate answers to requests that accept them, as Alpaca sends.
 
     Examples
     --------
@@ -85,6 +92,9 @@ class Simulator:
         cache_mb: int = 256,
         clock: Callable[[], int] = time.time_ns,
         credentials: dict[str, tuple[str, str]] | None = None,
+        link_mbps: float | None = None,
+        rtt_ms: float = 0.0,
+        compression_level: int = 6,
     ) -> None:
         self.seed = seed
         self.host = host
@@ -99,6 +109,7 @@ class Simulator:
             connection_limit=stream_connection_limit,
         )
         self.faults = Faults(self.streams, self._call_soon)
+        self.link = Link(link_mbps, rtt_ms)
         self._request_log: deque[RequestRecord] = deque(maxlen=100_000)
         self._gate = Gate(
             self.broker,
@@ -106,6 +117,8 @@ class Simulator:
             RateLimiter(rate_limit),
             RateLimiter(rate_limit),
             self._request_log,
+            Compressor(compression_level),
+            self.link,
         )
         self._data = DataRoutes(self.market, plan=plan, cache_bytes=cache_mb * 2**20 * 3 // 4)
         self._loop: asyncio.AbstractEventLoop | None = None
