@@ -4,7 +4,7 @@ alpaca-py's ``get_stock_bars(...).df`` turns every bar into a pydantic model and
 pandas sees it (~10x slower and ~7x the memory, see benchmarks/bars.py). Here each page's bytes are
 parsed with orjson, each symbol's bars become numpy columns in one pass, timestamps are parsed
 vectorised, and the next page is requested before the current one is parsed (``rest.PipelinedGets``),
-on two connections at once for several symbols (``fetch_pages``), compressed on the wire.
+on up to three connections at once for several symbols (``fetch_pages``), compressed on the wire.
 Requests still go through alpaca-py's client and alpaca_nb's transport (timeouts, limiter, 429s).
 
 Input times: timezone-aware values are converted to UTC; **naive datetimes and date-only values
@@ -169,32 +169,45 @@ class BarsBuilder:
                 self.count += len(rows)
 
     def frame(self, single: str | None = None, tz: str | None = None) -> pd.DataFrame:
+        """The frame, built without copying the data twice: the float columns are concatenated into one
+        2-D block that pandas keeps as it is, and the MultiIndex is made from levels and codes."""
         symbols = sorted(self.parts)  # as Alpaca orders them: by symbol, then time
         if single is not None:
             symbols = [single] if single in self.parts else []
-        columns = {
-            name: np.concatenate([p[name] for s in symbols for p in self.parts[s]])
-            if symbols
-            else np.empty(0, BAR_DTYPES.get(name, "int64"))
-            for name in ("t", *BAR_COLUMNS)
-        }
-        stamps = pd.DatetimeIndex(columns.pop("t").view("datetime64[ns]"), name="timestamp").tz_localize(
-            "UTC"
-        )
-        if tz is not None:
-            stamps = stamps.tz_convert(tz)
+        pieces = [p for s in symbols for p in self.parts[s]]
+        n = sum(len(p["t"]) for p in pieces)
+
+        def column(name: str, out: np.ndarray | None = None) -> np.ndarray:
+            if out is None:
+                out = np.empty(n, BAR_DTYPES.get(name, "int64"))
+            if pieces:
+                np.concatenate([p[name] for p in pieces], out=out)
+            return out
+
+        stamps = column("t").view("datetime64[ns]")
+        floats = [name for name in BAR_COLUMNS if BAR_DTYPES[name] == "float64"]
+        block = np.empty((len(floats), n))
+        for i, name in enumerate(floats):
+            column(name, block[i])
         index: pd.Index
         if single is not None:
-            index = stamps
+            index = pd.DatetimeIndex(stamps, name="timestamp").tz_localize("UTC")
+            if tz is not None:
+                index = index.tz_convert(tz)
         else:
             counts = [sum(len(p["t"]) for p in self.parts[s]) for s in symbols]
-            codes = np.repeat(np.arange(len(symbols)), counts)
-            level = pd.Index(symbols, dtype=object)
-            index = pd.MultiIndex.from_arrays(
-                [pd.Categorical.from_codes(codes, categories=level).astype(object), stamps],
-                names=["symbol", "timestamp"],
+            times, time_codes = np.unique(stamps, return_inverse=True)
+            level = pd.DatetimeIndex(times, name="timestamp").tz_localize("UTC")
+            levels: Any = [pd.Index(symbols, dtype=object), level if tz is None else level.tz_convert(tz)]
+            codes: Any = [np.repeat(np.arange(len(symbols)), counts), time_codes.ravel()]
+            index = pd.MultiIndex(
+                levels=levels, codes=codes, names=["symbol", "timestamp"], verify_integrity=False
             )
-        return pd.DataFrame(columns, index=index, columns=list(BAR_COLUMNS), copy=False)
+        frame = pd.DataFrame(block.T, index=index, columns=floats, copy=False)
+        for name in BAR_COLUMNS:
+            if name not in floats:
+                frame.insert(BAR_COLUMNS.index(name), name, column(name))
+        return frame
 
 
 def next_token(body: bytes) -> str | None:
@@ -206,7 +219,7 @@ def next_token(body: bytes) -> str | None:
 
 
 # ----- fetching ---------------------------------------------------------------------------------
-CHAINS = 2  # page chains fetched at once (benchmarks/bars.py: a second hides the round trips of a link)
+CHAINS = 3  # page chains fetched at once (benchmarks/bars.py: over a link, the others hide one's round trip)
 
 
 def fetch_pages(
@@ -216,17 +229,18 @@ def fetch_pages(
     limit: int | None,
     count: Any,
     *,
-    chains: int = CHAINS,
+    chains: int | None = None,
 ) -> Iterator[tuple[int, bytes]]:
     """Yield ``(chain, body)`` for every page; each chain's next page is requested before its current one
     is parsed.
 
-    Without a ``limit`` and with several symbols, the symbols are dealt into ``chains`` independent page
+    Without a ``limit`` and with several symbols, the symbols are dealt into ``chains`` (default
+    ``CHAINS``) independent page
     chains, each on its own connection with one request in flight: over a slow link, one chain's
     round trip overlaps another's transfer (benchmarks/bars.py). Pages of one chain arrive in order;
     a symbol lives in one chain only."""
     symbols = str(params.get("symbols", "")).split(",")
-    k = 1 if limit is not None else max(1, min(chains, len(symbols)))
+    k = 1 if limit is not None else max(1, min(chains or CHAINS, len(symbols)))
     queries = [dict(params, symbols=",".join(symbols[i::k])) for i in range(k)] if k > 1 else [params]
     connector = client._connector()
     pipes = [PipelinedGets(client, connector) for _ in queries]
@@ -238,7 +252,7 @@ def fetch_pages(
         while active:
             for i in list(active):
                 body = pipes[i].receive()
-                got += count(body)
+                got += count(body) if limit is not None else 0
                 token = next_token(body)
                 if token is not None and (limit is None or got < limit):
                     more = min(PAGE_LIMIT, limit - got) if limit else PAGE_LIMIT
@@ -274,9 +288,9 @@ def fetch_bars(
     bar = None
     try:
         pages = fetch_pages(client, "/stocks/bars", params, limit, _count_items)
-        for _, body in pages:
+        for page, (_, body) in enumerate(pages):
             builder.add_page(body)
-            if bar is None and progress is not False and next_token(body):
+            if bar is None and progress is not False and (page or next_token(body)):  # more than one
                 bar = _progress(f"{','.join(syms)} {params['timeframe']}")
             if bar is not None:
                 bar.update(builder.count - bar.n)

@@ -1,28 +1,62 @@
-"""Start ``python -m alpaca_nb.sim`` in its own process (its own core) and read its URL and keys."""
+"""A simulator in its own process (its own core), started for a benchmark: its URL, keys, and how many
+bytes of HTTP answers it has sent (``SimProcess.bytes_sent()``, asked over the child's stdin)."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
 
+class SimProcess:
+    """The child: ``python _sim_process.py CACHE_MB [MBPS RTT_MS]``; one line per ``bytes`` query."""
+
+    def __init__(self, cache_mb: int, link_mbps: float | None, rtt_ms: float) -> None:
+        args = [
+            sys.executable,
+            __file__,
+            str(cache_mb),
+            *([str(link_mbps), str(rtt_ms)] if link_mbps else []),
+        ]
+        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        self.base, self.key, self.secret = self._proc.stdout.readline().split()
+        self.pid = self._proc.pid
+
+    def bytes_sent(self) -> int:
+        """HTTP answer bytes (status lines, headers, bodies as sent) the simulator has written so far."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write("bytes\n")
+        self._proc.stdin.flush()
+        return int(self._proc.stdout.readline())
+
+    def terminate(self) -> None:
+        self._proc.terminate()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self._proc.wait(timeout)
+
+
 def start_sim(
     cache_mb: int, link_mbps: float | None = None, rtt_ms: float = 0.0
-) -> tuple[subprocess.Popen[str], str, str, str]:
+) -> tuple[SimProcess, str, str, str]:
     """(process, REST base URL, paper key id, secret) of a calendar-hours simulator with no rate limit,
     optionally behind an emulated link."""
-    args = ["--seed", "7", "--hours", "calendar", "--rate-limit", "0", "--cache-mb", str(cache_mb)]
-    if link_mbps:
-        args += ["--link-mbps", str(link_mbps), "--rtt-ms", str(rtt_ms)]
-    proc = subprocess.Popen([sys.executable, "-m", "alpaca_nb.sim", *args], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    text = ""
-    for line in proc.stdout:
-        text += line
-        if "Ctrl-C" in line:
-            break
-    base = re.search(r"(http://127\.0\.0\.1:\d+)", text)
-    keys = re.search(r"APCA_API_KEY_ID=(\S+)\s+APCA_API_SECRET_KEY=(\S+)", text)
-    assert base and keys, text
-    return proc, base.group(1), keys.group(1), keys.group(2)
+    proc = SimProcess(cache_mb, link_mbps, rtt_ms)
+    return proc, proc.base, proc.key, proc.secret
+
+
+def _child(argv: list[str]) -> None:
+    from alpaca_nb.sim import Simulator
+
+    link = {"link_mbps": float(argv[1]), "rtt_ms": float(argv[2])} if len(argv) > 1 else {}
+    sim = Simulator(seed=7, hours="calendar", rate_limit=None, cache_mb=int(argv[0]), **link).start()  # type: ignore[arg-type]
+    key, secret = sim.credentials("paper")
+    print(sim.base_url, key, secret, flush=True)
+    for line in sys.stdin:
+        if line.strip() == "bytes":
+            print(sim.http_bytes_sent, flush=True)
+    sim.stop()
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])

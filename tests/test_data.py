@@ -199,8 +199,7 @@ def test_the_server_gone_is_a_connection_error_of_ours() -> None:
 
 
 def test_progress_bar_for_multi_page_pulls(session: Session, capsys: pytest.CaptureFixture[str]) -> None:
-    # ~2 pages per symbol: each symbol's chain reads more than one page (one chain per symbol here)
-    session.bars(["AAPL", "MSFT"], "1Min", start="2024-08-20", end="2024-09-20")
+    session.bars(["AAPL", "MSFT"], "1Min", start="2024-09-03", end="2024-09-20")
     assert "AAPL,MSFT 1Min" in capsys.readouterr().err  # tqdm (text mode outside a notebook)
     session.bars("AAPL", "1Day", start="2024-09-03", end="2024-09-20")
     assert capsys.readouterr().err == ""  # one page: no bar

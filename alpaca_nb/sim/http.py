@@ -136,6 +136,7 @@ class Gate:
         self.log = log
         self.compressor = compressor
         self.link = link
+        self.bytes_sent = 0  # HTTP answers: status line, headers and body as sent (not WebSockets)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -154,6 +155,10 @@ class Gate:
             return response  # no answer was sent: nothing to record
         if isinstance(response, web.Response) and not response.prepared:  # not a fault's own writing
             self.compressor.encode(request, response)
+            body = response.body if isinstance(response.body, bytes) else b""
+            head = sum(len(k) + len(v) + 4 for k, v in response.headers.items())
+            # + what aiohttp adds: status line, Content-Length, Date, Server, the blank line (~110 B)
+            self.bytes_sent += len(body) + head + 110 + len(str(len(body)))
             if self.link.active:
                 response = await self.link.send(request, response)
         self.log.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ssl
 import threading
 import time
 from collections import deque
@@ -64,6 +65,8 @@ class Simulator:
         shared by every connection. Default: none (loopback speed).
     compression_level:
         zlib level (1-9) for gzip/deflate answers to requests that accept them, as Alpaca sends.
+    ssl_context:
+        Serve HTTPS and WSS with this server context (tests of certificate handling); URLs say so.
 
     Examples
     --------
@@ -95,9 +98,11 @@ class Simulator:
         link_mbps: float | None = None,
         rtt_ms: float = 0.0,
         compression_level: int = 6,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.seed = seed
         self.host = host
+        self.ssl_context = ssl_context
         self._requested_port = port
         self.port: int | None = None
         self.market = Market(seed, symbols, hours=hours, cache_bytes=cache_mb * 2**20, clock=clock)
@@ -202,7 +207,9 @@ class Simulator:
         self.streams.add_to(app)  # last: its /v2/{feed} route must not shadow the REST routes
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._requested_port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self._requested_port, reuse_address=True, ssl_context=self.ssl_context
+        )
         await site.start()
         server = site._server
         assert server is not None
@@ -233,7 +240,15 @@ class Simulator:
     def _root(self, scheme: str) -> str:
         if self.port is None:
             raise RuntimeError("simulator is not running: call start() first")
+        if self.ssl_context is not None:
+            scheme += "s"
         return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def http_bytes_sent(self) -> int:
+        """Bytes of HTTP answers sent so far (status lines, headers, bodies as compressed); for
+        benchmarks comparing what clients cost on the wire. WebSocket traffic is not counted."""
+        return self._gate.bytes_sent
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,177 @@
+"""How bytes travel: compressed answers, the emulated link, proxies and CA bundles — for the bars fast
+path and for every other call alike."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import urllib3
+from alpaca.trading.client import TradingClient
+
+import alpaca_nb as anb
+from alpaca_nb import errors
+from alpaca_nb.rest import decode_body, translate_transport
+from alpaca_nb.session import Session, close_current
+from alpaca_nb.sim import Simulator
+from tests.proxy import ForwardingProxy
+
+SYMBOLS = ["AAPL", "MSFT", "SPY"]
+RANGE = {"start": "2024-03-01", "end": "2024-03-28"}  # ~3 pages per symbol's chain
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+                   "all_proxy", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                   "SSL_CERT_FILE")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def _get(sim: Simulator, path: str, encoding: str, **fields: str) -> urllib3.BaseHTTPResponse:
+    key, secret = sim.credentials()
+    headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret, "Accept-Encoding": encoding}
+    return urllib3.request("GET", sim.base_url + path, fields=fields or None, headers=headers,
+                           decode_content=False)  # fmt: skip
+
+
+def test_answers_are_compressed_when_asked_on_data_and_trading_routes() -> None:
+    with Simulator(seed=3, hours="always", rate_limit=None) as sim:
+        bars = {"symbols": "AAPL,MSFT", "timeframe": "1Min", "limit": "10000", **RANGE}
+        plain = _get(sim, "/v2/stocks/bars", "identity", **bars)
+        assert "Content-Encoding" not in plain.headers and plain.headers["Vary"] == "Accept-Encoding"
+        zipped = _get(sim, "/v2/stocks/bars", "gzip", **bars)
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(zipped.data) == plain.data
+        assert len(zipped.data) * 3 < len(plain.data)  # JSON compresses ~5x
+        deflated = _get(sim, "/v2/stocks/bars", "deflate", **bars)
+        assert deflated.headers["Content-Encoding"] == "deflate"
+        assert zlib.decompress(deflated.data) == plain.data
+        picky = _get(sim, "/v2/stocks/bars", "gzip;q=0, deflate", **bars)
+        assert picky.headers["Content-Encoding"] == "deflate"
+        orders = _get(sim, "/v2/orders", "gzip", status="all")
+        assert orders.headers["Content-Encoding"] == "gzip" and gzip.decompress(orders.data) == b"[]"
+        account = _get(sim, "/v2/account", "gzip, deflate")
+        assert account.headers["Content-Encoding"] == "gzip"
+        client = TradingClient(*sim.credentials(), url_override=sim.base_url)  # requests asks for gzip
+        client.submit_order  # noqa: B018 (unmodified alpaca-py reads compressed answers)
+        assert client.get_account().status.value == "ACTIVE"  # type: ignore[union-attr]
+
+
+def test_the_emulated_link_paces_answers() -> None:
+    with Simulator(seed=3, hours="always", rate_limit=None, link_mbps=8, rtt_ms=60) as sim:
+        fields = {"symbols": "AAPL", "timeframe": "1Min", "limit": "10000", **RANGE}
+        _get(sim, "/v2/stocks/bars", "identity", **fields)  # warm the simulator's caches
+        start = time.monotonic()
+        reply = _get(sim, "/v2/stocks/bars", "identity", **fields)
+        took = time.monotonic() - start
+        expected = 0.060 + len(reply.data) * 8 / 8e6  # one round trip, then the bytes at 1 MB/s
+        print(f"\n{len(reply.data):,} bytes over 8 Mbit/s, 60 ms: {took:.2f} s (expected {expected:.2f} s)")
+        assert expected * 0.95 <= took <= expected * 1.5 + 0.1
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=5, hours="always", rate_limit=None, stream_connection_limit=None) as sim:
+        yield sim
+
+
+def _bars(session: Session) -> pd.DataFrame:
+    return session.bars(SYMBOLS, "1Min", progress=False, **RANGE)
+
+
+def test_bars_through_a_proxy_in_the_environment(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    direct = _bars(anb.connect("demo", simulator=sim, rate_limit=None, quiet=True))
+    close_current()
+    with ForwardingProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://user:pa%3Ass@"))
+        session = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True)
+        through = _bars(session)
+        close_current()
+    bars_requests = [t for m, t in proxy.seen if m == "GET" and "/v2/stocks/bars?" in t]
+    print(f"\nthe proxy saw {len(proxy.seen)} requests, {len(bars_requests)} of them for bars")
+    assert len(bars_requests) >= 4  # every page of both chains went through it
+    assert all(t.startswith(sim.base_url) for t in bars_requests)  # absolute-form: asked of a proxy
+    assert set(proxy.auth) == {"Basic dXNlcjpwYTpzcw=="}  # user:pa:ss, from the proxy URL
+    pd.testing.assert_frame_equal(through, direct)
+
+
+def test_no_proxy_is_honoured(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    with ForwardingProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        _bars(anb.connect("demo", simulator=sim, rate_limit=None, quiet=True))
+        close_current()
+    assert proxy.seen == []
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulator, Path]]:
+    """A simulator serving HTTPS with a certificate from a CA of the test's own (trustme)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with Simulator(seed=5, hours="always", rate_limit=None, ssl_context=context) as sim:
+        assert sim.base_url.startswith("https://")
+        yield sim, bundle
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_bars_over_tls_verify_against_the_bundle_in_the_environment(
+    tls: tuple[Simulator, Path], variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bundle = tls
+    monkeypatch.setenv(variable, str(bundle))
+    session = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True)
+    frame = _bars(session)
+    assert len(frame) > 20_000 and session.account().equity > 0  # the fast path and requests alike
+    close_current()
+
+
+def test_an_untrusted_certificate_is_one_clear_error(tls: tuple[Simulator, Path]) -> None:
+    sim, _ = tls
+    session = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True)
+    hint = r"certificate could not be verified.*REQUESTS_CA_BUNDLE"
+    with pytest.raises(errors.ConnectionLostError, match=hint):
+        _bars(session)
+    with pytest.raises(errors.ConnectionLostError, match="certificate could not be verified"):
+        session.account()
+    close_current()
+
+
+def test_bars_over_tls_through_a_proxy_tunnel(
+    tls: tuple[Simulator, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bundle = tls
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    with ForwardingProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        frame = _bars(anb.connect("demo", simulator=sim, rate_limit=None, quiet=True))
+        close_current()
+    tunnels = [t for m, t in proxy.seen if m == "CONNECT"]
+    assert tunnels and all(t == f"127.0.0.1:{sim.port}" for t in tunnels)
+    assert not [t for m, t in proxy.seen if m != "CONNECT"]  # nothing in the clear
+    assert len(frame) > 20_000
+
+
+def test_undecodable_compressed_bodies_are_invalid_answers() -> None:
+    assert decode_body(gzip.compress(b'{"bars":{}}'), "gzip") == b'{"bars":{}}'
+    assert decode_body(zlib.compress(b"[]"), "deflate") == b"[]"
+    assert decode_body(zlib.compress(b"[]")[2:-4], "deflate") == b"[]"  # raw deflate, as some servers send
+    for body, encoding in ((b"not gzip at all", "gzip"), (gzip.compress(b"{}")[:-12], "gzip"), (b"x", "br")):
+        with pytest.raises(urllib3.exceptions.DecodeError) as caught:
+            decode_body(body, encoding)
+        error = translate_transport(caught.value, "GET /v2/stocks/bars", 10)
+        assert isinstance(error, errors.InvalidResponseError) and "decoded" in str(error)
