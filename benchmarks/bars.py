@@ -167,9 +167,10 @@ def report(link: str, run: dict[str, Any]) -> list[str]:
     for variant, r in results.items():
         name = NAMES.get(variant, f"alpaca_nb, {variant[4:]} page chain(s)")
         wire = f"{r['wire_bytes'] / r['rows']:.2f}" if variant != "floor" else "-"
-        print(
-            f"{name:<38} {r['seconds']:>8.2f} {r['rows'] / r['seconds']:>11,.0f} {r['peak_extra_gb']:>14.2f} {wire:>11}"
-        )
+        runs = r.get("all_seconds") or []
+        each = f"  (runs: {', '.join(f'{x:.2f}' for x in runs)})" if len(runs) > 1 else ""
+        print(f"{name:<38} {r['seconds']:>8.2f} {r['rows'] / r['seconds']:>11,.0f} {r['peak_extra_gb']:>14.2f} "
+              f"{wire:>11}{each}")  # fmt: skip
     if not {"ours", "alpaca", "floor"} <= set(results):
         return []
     ours, alpaca, floor = results["ours"], results["alpaca"], results["floor"]
@@ -185,8 +186,9 @@ def report(link: str, run: dict[str, Any]) -> list[str]:
         f"{title}: ours {vs_floor:.2f}x {floor_name} (target <= {t['vs_floor']:g}x)",
         f"{title}: ours peak extra {ours['peak_extra_gb']:.2f} GB (target <= {TARGETS['peak_gb']:g}); "
         f"alpaca-py {alpaca['peak_extra_gb']:.2f} GB",
-        f"{title}: bytes on the wire per bar: ours {ours['wire_bytes'] / ours['rows']:.2f}, alpaca-py "
-        f"{alpaca['wire_bytes'] / alpaca['rows']:.2f} (ours must not exceed alpaca-py's)",
+        f"{title}: bytes on the wire per bar: ours {ours['wire_bytes'] / ours['rows']:.2f} "
+        f"({ours['wire_bytes']:,.0f} B), alpaca-py {alpaca['wire_bytes'] / alpaca['rows']:.2f} "
+        f"({alpaca['wire_bytes']:,.0f} B) (ours must not exceed alpaca-py's)",
     ]
     for line in lines:
         print(line)
