@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._wire import Quote, normalize_symbol, quote_of
@@ -389,6 +390,147 @@ class Session:
             lambda: fetch_orders(client, status, limit, list(symbols) if symbols else None, after, until)
         )
         return orders_frame(rows)
+
+    # ----- the account's own history ----------------------------------------------------------
+    def portfolio_history(
+        self,
+        period: str | None = None,
+        timeframe: str | None = None,
+        *,
+        start: Any = None,
+        end: Any = None,
+        intraday_reporting: str | None = None,
+        pnl_reset: str | None = None,
+        cashflow_types: str | None = None,
+        account: str | None = None,
+    ) -> pd.DataFrame:
+        """The account's equity over time, as Alpaca reports it.
+
+        Parameters
+        ----------
+        period:
+            ``"1D"``, ``"1W"``, ``"1M"`` (default) or ``"1A"``; at most two of period, start, end.
+        timeframe:
+            ``"1Min"``, ``"5Min"``, ``"15Min"``, ``"1H"`` or ``"1D"`` (Alpaca picks by period if None).
+        intraday_reporting, pnl_reset, cashflow_types:
+            As Alpaca's API (``"extended_hours"``; ``"no_reset"``; ``"ALL"`` adds cashflow columns).
+
+        Returns
+        -------
+        DataFrame indexed by UTC ``timestamp``: equity, profit_loss, profit_loss_pct, drawdown
+        (from the running peak); ``.attrs`` holds base_value, base_value_asof and timeframe.
+
+        Examples
+        --------
+        >>> s.portfolio_history("1M", "1D")
+        >>> s.portfolio_history("1D", "5Min", intraday_reporting="extended_hours")
+        """
+        from .trading.history import fetch_portfolio_history
+
+        client = self.client(account)
+        options = {"period": period, "timeframe": timeframe, "start": start, "end": end,
+                   "intraday_reporting": intraday_reporting, "pnl_reset": pnl_reset,
+                   "cashflow_types": cashflow_types}  # fmt: skip
+        return self._remember(lambda: fetch_portfolio_history(client, **options))
+
+    def activities(
+        self, types: str | Sequence[str] | None = None, *, start: Any = None, end: Any = None,
+        account: str | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Account activities (fills, deposits, dividends, fees…), every page, oldest first.
+
+        >>> s.activities(["FILL"], start="2024-10-01")
+        >>> s.activities("CSD")          # deposits
+        """
+        from .trading.history import activities_frame, fetch_activities
+
+        client = self.client(account)
+        return activities_frame(self._remember(lambda: fetch_activities(client, types, start=start, end=end)))
+
+    def fills(
+        self, symbols: str | Sequence[str] | None = None, *, start: Any = None, end: Any = None,
+        account: str | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Your fills (FILL activities), every page: symbol, side, qty, price, order_id… by UTC ``time``.
+
+        alpaca-py's TradingClient cannot list them; here they are for P&L, taxes and charts.
+
+        >>> s.fills()
+        >>> s.fills("AAPL", start="2024-10-01")
+        """
+        from .trading.history import check_symbols, fetch_activities, fills_frame
+
+        wanted = check_symbols(symbols) if symbols is not None else None
+        client = self.client(account)
+        rows = self._remember(lambda: fetch_activities(client, "FILL", start=start, end=end))
+        return fills_frame(rows, wanted)
+
+    def pnl(self, *, account: str | None = None) -> pd.DataFrame:
+        """Profit and loss per symbol: realized by FIFO lots over every fill, unrealized of the open lots
+        at the broker's current price, and their total (the same whatever the lot method).
+
+        >>> s.pnl()          # qty, avg_cost, price, realized, unrealized, total
+        """
+        from .trading.history import fetch_activities, pnl_frame
+
+        client = self.client(account)
+        fills = self._remember(lambda: fetch_activities(client, "FILL"))
+        positions = self.positions(account=account)
+        prices = {str(k): float(v) for k, v in positions["current_price"].items()} if len(positions) else {}
+        return pnl_frame(fills, prices)
+
+    def watchlists(self, *, account: str | None = None) -> pd.DataFrame:
+        """Your watchlists by name, with their symbols."""
+        from .trading.history import watchlists_frame
+
+        client = self.client(account)
+        listed = self._remember(lambda: client.get_json("/watchlists")) or []
+        full = [self._remember(partial(client.get_json, f"/watchlists/{w['id']}")) for w in listed]
+        return watchlists_frame(full)
+
+    def watchlist(
+        self, name: str, symbols: str | Sequence[str] | None = None, *, add: bool = False,
+        remove: bool = False, delete: bool = False, account: str | None = None,
+    ) -> list[str]:  # fmt: skip
+        """Create or set (``symbols``), extend (``add=True``), shrink (``remove=True``) or ``delete`` the
+        watchlist ``name``; returns its symbols.
+
+        >>> s.watchlist("tech", ["AAPL", "MSFT"])     # created, or set to exactly these
+        >>> s.watchlist("tech", "NVDA", add=True)
+        """
+        from .trading.history import check_symbols
+
+        if not isinstance(name, str) or not 1 <= len(name) <= 64:
+            raise ValidationError("a watchlist name is 1 to 64 characters")
+        wanted = check_symbols(symbols) if symbols is not None else []
+        client = self.client(account)
+        listed = self._remember(lambda: client.get_json("/watchlists")) or []
+        found = next((w for w in listed if w["name"] == name), None)
+        path = f"/watchlists/{found['id']}" if found else None
+
+        def symbols_of(body: Any) -> list[str]:
+            return [a["symbol"] for a in (body or {}).get("assets") or []]
+
+        if delete:
+            if path is None:
+                raise ValidationError(f"no watchlist named {name!r}")
+            self._remember(lambda: client.delete(path))
+            return []
+        if path is None:
+            if remove:
+                raise ValidationError(f"no watchlist named {name!r}")
+            return symbols_of(
+                self._remember(lambda: client.post("/watchlists", {"name": name, "symbols": wanted}))
+            )
+        body: Any = self._remember(lambda: client.get_json(path))
+        for symbol in wanted if (add or remove) else []:
+            if remove:
+                body = self._remember(partial(client.delete, f"{path}/{symbol}"))
+            elif symbol not in symbols_of(body):
+                body = self._remember(partial(client.post, path, {"symbol": symbol}))
+        if symbols is not None and not (add or remove):
+            body = self._remember(lambda: client.put(path, {"name": name, "symbols": wanted}))
+        return symbols_of(body)
 
     def account_configurations(self, *, account: str | None = None) -> Any:
         """The account's configurations (alpaca-py ``AccountConfiguration``: shorting, fractional, …)."""

@@ -19,8 +19,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from . import calendar as cal
+from .activities import Activities
 from .configuration import AccountConfig
 from .market import Market
 from .orders import ZERO, Order, floor_qty, fmt
@@ -54,6 +56,14 @@ class Account:
         self.positions: dict[str, Position] = {}
         self.orders: dict[str, Order] = {}
         self.by_client_id: dict[str, Order] = {}
+        self.activities = Activities(self.id)
+        self.activities.cash(cash, now, "Initial deposit")
+        self.watchlists: dict[str, dict[str, Any]] = {}
+
+    def deposit(self, amount: Decimal, now: int) -> None:
+        """Cash in (``amount`` > 0) or out: a CSD or CSW activity."""
+        self.cash += amount
+        self.activities.cash(amount, now)
 
     def __repr__(self) -> str:  # never the secret
         return f"<Account {self.name} {self.account_number}>"

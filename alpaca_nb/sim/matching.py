@@ -122,6 +122,9 @@ class Matcher:
         if done:
             order.filled_at = now
         order.touch("filled" if done else "partially_filled", now)
+        acct.activities.fill(at=now, symbol=order.symbol, side=order.side, qty=qty, price=price,
+                             order_id=order.id, cum_qty=order.filled_qty,
+                             leaves_qty=max(order.remaining(), ZERO), status=order.status)  # fmt: skip
         self.emit(
             acct,
             "fill" if done else "partial_fill",

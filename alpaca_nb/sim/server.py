@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 
 from .account_routes import AccountRoutes
+from .analytics_routes import AnalyticsRoutes
 from .broker import Broker
 from .data_routes import DataRoutes, Plan
 from .faults import Faults
@@ -202,6 +203,7 @@ class Simulator:
     async def _startup(self) -> None:
         app = web.Application(middlewares=[self._gate.middleware])
         AccountRoutes(self.broker).add_to(app)
+        AnalyticsRoutes(self.broker).add_to(app)
         TradingRoutes(self.broker).add_to(app)
         self._data.add_to(app)
         self.streams.add_to(app)  # last: its /v2/{feed} route must not shadow the REST routes
@@ -320,6 +322,12 @@ class Simulator:
             raise RuntimeError("simulator is not running")
         coro = self.streams.replay(count, batch=batch, pre_encoded=pre_encoded, symbols=symbols)
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def deposit(self, amount: float, account: AccountName = "paper") -> None:
+        """Move cash in (``amount`` > 0) or out of an account: a CSD/CSW activity, as a transfer would."""
+        from decimal import Decimal
+
+        self.call(lambda: self.broker.accounts[account].deposit(Decimal(str(amount)), self.market.now()))
 
     def busy_feed(self, rate: float, seconds: float, symbols: list[str]) -> int:
         """Send a busy live feed (``rate`` quotes/s for ``seconds``, stamped now) and wait for it to end;
