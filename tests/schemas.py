@@ -1,7 +1,9 @@
 """Validate REST bodies against Alpaca's published OpenAPI specs (Trading v2, Market Data v2).
 
 OpenAPI 3.0 is not JSON Schema: ``nullable: true`` becomes ``type: [T, "null"]`` here, and ``$ref``s
-resolve against the whole spec document.
+resolve against the whole spec document. The activities-by-type answer says ``oneOf`` trade or non-trade
+activity, but the two schemas overlap (neither requires a field, so every FILL matches both and no
+``oneOf`` could pass, for Alpaca's own bodies too): it is read as ``anyOf``, as the list route says.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def shared_dir(name: str) -> Path:
 def _openapi_to_jsonschema(node: Any) -> Any:
     if isinstance(node, dict):
         out = {k: _openapi_to_jsonschema(v) for k, v in node.items() if k not in ("example", "examples")}
+        alternatives = out.get("oneOf")
+        if isinstance(alternatives, list) and all("Activities" in str(a.get("$ref")) for a in alternatives):
+            out["anyOf"] = out.pop("oneOf")
         if out.pop("nullable", False):
             if "type" in out:
                 out["type"] = [out["type"], "null"]

@@ -84,7 +84,7 @@ class Activities:
         """A deposit (amount > 0, ``CSD``) or a withdrawal (``CSW``)."""
         kind = "CSD" if amount >= 0 else "CSW"
         fields = {
-            "activity_sub_type": "", "date": cal.et_day_of(at).isoformat(), "net_amount": fmt(amount),
+            "date": cal.et_day_of(at).isoformat(), "net_amount": fmt(amount),
             "description": description or ("Cash deposit" if amount >= 0 else "Cash withdrawal"),
             "status": "executed", "currency": "USD", "created_at": iso_one(at),
         }  # fmt: skip
