@@ -465,6 +465,15 @@ class Session:
         rows = self._remember(lambda: fetch_activities(client, "FILL", start=start, end=end))
         return fills_frame(rows, wanted)
 
+    def trading_activities(
+        self, types: str | Sequence[str], *, account: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The raw activities (Alpaca's JSON objects), every page, oldest first."""
+        from .trading.history import fetch_activities
+
+        client = self.client(account)
+        return self._remember(lambda: fetch_activities(client, types))
+
     def pnl(self, *, account: str | None = None) -> pd.DataFrame:
         """Profit and loss per symbol: realized by FIFO lots over every fill, unrealized of the open lots
         at the broker's current price, and their total (the same whatever the lot method).

@@ -195,3 +195,30 @@ def test_orders_sharing_a_window_boundary_are_all_listed() -> None:
         assert len(listed) == 510 and listed.index.is_unique
         assert len(s.orders("open", limit=505)) == 505
         s.close()
+
+
+def test_account_view_shows_the_curve_blotter_and_pnl_of_a_fill_within_a_second(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    sim.set_price("MSFT", 200.00)
+    _fill(session, "MSFT", 5)  # 5 @ 200.01
+    view = anb.AccountView(session)
+    assert view.fills[0]["symbol"] == "MSFT" and view.fills[0]["qty"] == 5
+    assert view.curve and view.curve[-1][1] == round(view.account["equity"], 2)
+    assert wait_until(lambda: session.stream.stats()["trading_connections"] >= 1)
+    sim.set_price("MSFT", 210.00)
+    start = time.monotonic()
+    order = session.submit_order("MSFT", qty=2, side="sell")  # 2 @ 209.99: realized 2 × 9.98
+    assert wait_until(lambda: len(view.fills) == 2, 5)
+    blotter_s = time.monotonic() - start
+    assert view.fills[0] == {**view.fills[0], "symbol": "MSFT", "side": "sell", "qty": 2.0, "price": 209.99}
+    assert wait_until(lambda: view.pnl and view.pnl[0]["realized"] == 19.96, 5)
+    pnl_s = time.monotonic() - start
+    print(f"\nfill → blotter {blotter_s:.2f} s, → P&L {pnl_s:.2f} s")
+    assert blotter_s < 1.0 and pnl_s < 1.0
+    row = view.pnl[0]
+    assert row["symbol"] == "MSFT" and row["qty"] == 3 and row["unrealized"] == round(3 * (210 - 200.01), 2)
+    assert str(order.id) not in {o["id"] for o in view.orders}
+    picture = view.static_html()
+    assert "Fills" in picture and "209.99" in picture and "P&amp;L by symbol" in picture
+    view.close()

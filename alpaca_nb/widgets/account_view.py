@@ -19,13 +19,23 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from ..errors import ValidationError
 from ..trading.account import Account, account_card_html
+from .account_history import BLOTTER, curve_svg, fill_rows, follow, history_html, jsonable, update_row
 from .live import LiveWidget
 
 if TYPE_CHECKING:
     from ..session import Session
 
 STATIC = Path(__file__).parent / "static"
+CURVES = {
+    "1D": ("1D", "5Min"),
+    "1W": ("1W", "1H"),
+    "1M": ("1M", "1D"),
+    "3M": ("3M", "1D"),
+    "1A": ("1A", "1D"),
+}
+HISTORY_EVERY_S = 60.0  # the equity curve is fetched at most this often; its last point follows the account
 
 
 def _opt(raw: dict[str, Any], key: str) -> float | None:
@@ -88,20 +98,30 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
     status = traitlets.Unicode("loading").tag(sync=True)
     updated = traitlets.Unicode("").tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
+    curve = traitlets.List(traitlets.List()).tag(sync=True)  # [[t_ms, equity, drawdown], …]
+    curve_period = traitlets.Unicode("1D").tag(sync=True)
+    fills = traitlets.List(traitlets.Dict()).tag(sync=True)  # the blotter: newest first, ≤ BLOTTER
+    pnl = traitlets.List(traitlets.Dict()).tag(sync=True)  # P&L by symbol
 
     def __init__(
         self,
         session: Session | None = None,
         *,
         account: str | None = None,
+        curve: str = "1D",
         min_refresh_s: float = 0.25,
         idle_refresh_s: float = 15.0,
     ) -> None:
         from ..session import current_session
 
+        if curve not in CURVES:
+            raise ValidationError(f"curve must be one of {', '.join(CURVES)}, not {curve!r}")
         session = session or current_session()
         session.client(account)  # raises at once if live is locked: before any widget exists
-        super().__init__()
+        super().__init__(curve_period=curve)
+        self._fills_due = True  # fetch the fills (blotter, P&L) on the next refresh
+        self._history_at = 0.0  # when the equity curve was last fetched
+        self._new_fills: list[dict[str, Any]] = []  # from trade updates, for the pump
         self._session = session
         self._kind = account
         self._shown = account or session.default_account
@@ -125,6 +145,9 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
     # ----- updates ----------------------------------------------------------------------------
     def _on_trade_update(self, update: dict[str, Any]) -> None:
         if update.get("account") in (None, self._shown):
+            if update.get("event") in ("fill", "partial_fill"):
+                self._new_fills.append(update_row(update))  # the blotter shows it at the next tick
+                self._fills_due = True
             self._dirty.set()  # on the engine thread: just flag it
 
     def _pump(self) -> None:
@@ -135,10 +158,14 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         if fresh is not None:
             self._apply(fresh)
             return
+        if self._new_fills:
+            rows, self._new_fills = self._new_fills, []
+            self.fills = (rows[::-1] + self.fills)[:BLOTTER]
         now = time.monotonic()
         connections = self._hub.stats()["trading_connections"]
         if connections != self._connections_seen:  # (re)connected: events may have been missed
             self._connections_seen = connections
+            self._fills_due = True
             self._dirty.set()
         due = self._dirty.is_set() and now - self._last_refresh >= self._min_refresh_s
         if due or now - self._last_refresh >= self._idle_refresh_s:
@@ -159,9 +186,35 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         self._apply(self._fetch())
 
     def _fetch(self) -> tuple[Any, ...]:
+        """Account, positions, open orders; the equity curve at most once a minute; the fills (for
+        the blotter and P&L) when a fill happened since the last time."""
+        from ..trading.history import fills_frame, pnl_frame
+
+        session, kind = self._session, self._kind
         try:
-            raw_account, raw_positions = self._session.account_raw(account=self._kind)
-            return raw_account, raw_positions, self._session.open_orders_raw(account=self._kind)
+            raw_account, raw_positions = session.account_raw(account=kind)
+            orders = session.open_orders_raw(account=kind)
+            curve: list[list[float]] | None = None
+            if time.monotonic() - self._history_at >= HISTORY_EVERY_S:
+                period, timeframe = CURVES[self.curve_period]
+                history = session.portfolio_history(period, timeframe, account=kind)
+                self._history_at = time.monotonic()
+                curve = [
+                    [t.value // 1_000_000, float(e), float(d)]
+                    for t, e, d in zip(history.index, history.equity, history.drawdown, strict=True)
+                ]
+            fills = pnl = None
+            if self._fills_due:
+                self._fills_due = False
+                raw_fills = session.trading_activities("FILL", account=kind)
+                fills = fill_rows(fills_frame(raw_fills))
+                prices = {p["symbol"]: float(p["current_price"] or 0) for p in raw_positions}
+                frame = pnl_frame(raw_fills, prices)
+                pnl = [
+                    {"symbol": str(sym), **{k: jsonable(v) for k, v in row.items()}}
+                    for sym, row in frame.iterrows()
+                ]
+            return raw_account, raw_positions, orders, curve, fills, pnl
         except Exception as err:  # shown in the view, kept on the session
             return (err,)
 
@@ -172,13 +225,16 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
             with self.hold_sync():
                 self.status, self.message = "stale", f"{type(err).__name__}: {err}"
             return
-        raw_account, raw_positions, raw_orders = fetched
+        raw_account, raw_positions, raw_orders, curve, fills, pnl = fetched
         mode = self._session.mode if (self._kind or self._session.default_account) != "live" else "live"
         card = Account.from_alpaca(raw_account, "live" if mode == "live" else mode).to_dict()
         with self.hold_sync():
             self.account = card
             self.positions = [_position_row(p) for p in raw_positions]
             self.orders = [_order_row(o) for o in raw_orders]
+            self.curve = follow(curve if curve is not None else self.curve, card["equity"])
+            if fills is not None:
+                self.fills, self.pnl = fills, pnl or []
             self.updated = dt.datetime.now().strftime("%H:%M:%S")
             self.status = "live"
         self._refresh_ok = True
@@ -239,6 +295,7 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
     def static_html(self) -> str:
         """The card and tables as plain HTML (what an export without a kernel shows)."""
         parts = [account_card_html(self.account)] if self.account else []
+        parts.append(curve_svg(self.curve, self.curve_period))
         rows = "".join(
             f"<tr><td>{html.escape(p['symbol'])}</td><td>{p['qty']:g}</td><td>{p['avg_entry_price']:.2f}</td>"
             f"<td>{(p['current_price'] or 0):.2f}</td><td>{(p['market_value'] or 0):,.2f}</td>"
@@ -268,6 +325,7 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
                 else "<p>No open orders.</p>"
             )
         )
+        parts.append(history_html(self.fills, self.pnl))
         return "".join(parts)
 
     def __repr__(self) -> str:
