@@ -22,6 +22,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __version__ = "0.1.0.dev0"
 __all__ = [
     "AccountView",
+    "BarChart",
     "OrderTicket",
     "QuoteChart",
     "Session",
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ._connect import connect
     from .session import Session, current_session
     from .sim import Simulator
-    from .widgets import AccountView, OrderTicket, QuoteChart
+    from .widgets import AccountView, BarChart, OrderTicket, QuoteChart
 
 _LAZY = {
     "Session": ("session", "Session"),
@@ -47,6 +48,7 @@ _LAZY = {
     "Simulator": ("sim", "Simulator"),
     "QuoteChart": ("widgets", "QuoteChart"),
     "AccountView": ("widgets", "AccountView"),
+    "BarChart": ("widgets", "BarChart"),
     "OrderTicket": ("widgets", "OrderTicket"),
     "errors": ("errors", None),
 }

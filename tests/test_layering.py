@@ -78,6 +78,7 @@ def test_the_resolver_sees_imports_inside_packages() -> None:
 def test_public_names_are_pinned() -> None:
     assert alpaca_nb.__all__ == [
         "AccountView",
+        "BarChart",
         "OrderTicket",
         "QuoteChart",
         "Session",

@@ -91,3 +91,23 @@ def _watch(magics: Any, args: argparse.Namespace) -> Any:
         args.name, symbols, add=args.action == "add", remove=args.action == "remove",
         delete=args.action == "delete",
     )  # fmt: skip
+
+
+def _plot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("symbol", help="one symbol")
+    p.add_argument("timeframe", nargs="?", default="1Day", help="1Min, 5Min, 1Hour, 1Day (default), 1Week…")
+    p.add_argument("--start", help="date or time (New York time for dates); default: a year of daily bars")
+    p.add_argument("--end", help="inclusive; default: now")
+
+
+@subcommand(
+    "plot",
+    "candles + volume with your fills as markers and your open orders as lines (drag one to replace it)",
+    ["%alpaca plot AAPL", "%alpaca plot MSFT 5Min --start 2024-10-14"],
+    _plot_args,
+    returns_data=True,
+)
+def _plot(magics: Any, args: argparse.Namespace) -> Any:
+    from ..widgets import BarChart
+
+    return BarChart(args.symbol, args.timeframe, start=args.start, end=args.end)

@@ -1,10 +1,12 @@
-"""Jupyter widgets on the session: live quote charts (account views and the order ticket follow)."""
+"""Jupyter widgets on the session: live quote charts, bar charts of your trading, the account view and
+the order ticket."""
 
 from __future__ import annotations
 
 from .account_view import AccountView
+from .bar_chart import BarChart
 from .layout import show, static_picture
 from .order_ticket import OrderTicket
 from .quote_chart import QuoteChart
 
-__all__ = ["AccountView", "OrderTicket", "QuoteChart", "show", "static_picture"]
+__all__ = ["AccountView", "BarChart", "OrderTicket", "QuoteChart", "show", "static_picture"]

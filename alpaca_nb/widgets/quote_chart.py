@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ import traitlets
 from ..data import fetch_records
 from ..errors import ValidationError
 from .live import LiveWidget
+from .plotly_page import answer_plotly, chart_esm, plotly_js  # noqa: F401 (plotly_js: for tests)
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -36,14 +36,6 @@ STATIC = Path(__file__).parent / "static"
 STALE_AFTER_S = 10.0
 MAX_RATE = 10.0  # frames per second per chart, at most
 GAP_NS = {"quotes": 60 * 10**9, "trades": 300 * 10**9, "bars": 180 * 10**9}  # a break in the line
-
-
-@cache
-def plotly_js() -> bytes:
-    """plotly.min.js from the installed plotly package (read once per kernel)."""
-    import plotly
-
-    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
 
 
 def parse_window(window: str | float | int) -> float:
@@ -107,7 +99,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
     >>> chart            # displays; updates live; chart.close() unsubscribes
     """
 
-    _esm = STATIC / "quote_chart.js"
+    _esm = chart_esm("quote_chart.js")
     _css = STATIC / "quote_chart.css"
 
     symbols = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -252,10 +244,9 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         return _encode(taken, "extend")  # type: ignore[arg-type]
 
     def _on_front_end(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
-        kind = content.get("type")
-        if kind == "need-plotly":
-            self.send({"type": "plotly"}, [plotly_js()])
-        elif kind == "ready":
+        if answer_plotly(self, content):
+            return
+        if content.get("type") == "ready":
             with self._send_lock:
                 self.send(*self._snapshot()[:2])
 

@@ -10,33 +10,9 @@
 // Messages: a "reset" snapshot, then "extend" deltas (float64 buffers: x in ms, then the value columns;
 // a row of NaNs marks a hole in the data, drawn as a break). The x-range follows the newest point until
 // the user zooms or pans; a double-click hands it back to the moving window.
-const PLOTLY_KEY = "__alpacaNbPlotly";
 const MAX_POINTS = 250000; // per series, in the browser
 const LEAD = 0.05; // share of the window kept free on the right of the newest point
 const Y_PAD = 0.1; // share of the data's span added above and below it
-
-function loadPlotly(model) {
-  if (!globalThis[PLOTLY_KEY]) {
-    globalThis[PLOTLY_KEY] = new Promise((resolve, reject) => {
-      const onMsg = (msg, buffers) => {
-        if (!msg || msg.type !== "plotly") return;
-        model.off("msg:custom", onMsg);
-        try {
-          const code = new TextDecoder().decode(buffers[0]);
-          const mod = { exports: {} };
-          new Function("module", "exports", code)(mod, mod.exports); // plotly.min.js is UMD
-          resolve(mod.exports);
-        } catch (err) {
-          globalThis[PLOTLY_KEY] = undefined;
-          reject(err);
-        }
-      };
-      model.on("msg:custom", onMsg);
-      model.send({ type: "need-plotly" });
-    });
-  }
-  return globalThis[PLOTLY_KEY];
-}
 
 // One series of points, growing at the end: x (ms) and y in typed arrays.
 class Series {
