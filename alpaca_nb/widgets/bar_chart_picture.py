@@ -63,10 +63,10 @@ def candles_svg(
             price = order.get(key)
             if price is not None:
                 label = f"{order['side']} {order['qty']:g} {key.split('_')[0]} {price:.2f}"
-                at = y(price)
-                parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{at:.1f}" y2="{at:.1f}" '
+                level = y(price)
+                parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{level:.1f}" y2="{level:.1f}" '
                              f'stroke="{LINE}" stroke-dasharray="4 3"/>'
-                             f'<text x="{left + 2}" y="{at - 3:.1f}" fill="{LINE}">'
+                             f'<text x="{left + 2}" y="{level - 3:.1f}" fill="{LINE}">'
                              f"{html.escape(label)}</text>")  # fmt: skip
     parts.append(f'<text x="4" y="{y(hi) + 4:.1f}" fill="#555">{hi:.2f}</text>')
     parts.append(f'<text x="4" y="{y(lo):.1f}" fill="#555">{lo:.2f}</text></svg>')
