@@ -288,9 +288,10 @@ def fetch_bars(
     bar = None
     try:
         pages = fetch_pages(client, "/stocks/bars", params, limit, _count_items)
-        for page, (_, body) in enumerate(pages):
+        for _, body in pages:
             builder.add_page(body)
-            if bar is None and progress is not False and (page or next_token(body)):  # more than one
+            big = builder.count > PAGE_LIMIT or next_token(body)  # more than one page's worth of bars
+            if bar is None and progress is not False and big:
                 bar = _progress(f"{','.join(syms)} {params['timeframe']}")
             if bar is not None:
                 bar.update(builder.count - bar.n)

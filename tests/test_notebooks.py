@@ -16,7 +16,7 @@ from alpaca_nb.sim import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-WIDGET_PICTURES = ("anb-account-card", "<polyline", "Order ticket")
+WIDGET_PICTURES = ("anb-account-card", "<polyline", "Order ticket", "anb-bar-chart-picture")
 
 
 def test_there_are_the_promised_notebooks() -> None:

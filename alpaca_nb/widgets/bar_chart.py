@@ -242,7 +242,14 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
                 f"{order[field]:.2f} → {new:.2f}{' on the LIVE account' if live else ''}?")  # fmt: skip
         token = secrets.token_hex(16)
         self._proposal = (token, order["id"], field, new)
-        self.proposal = {"text": text, "token": token, "live": live}
+        self.proposal = {
+            "text": text,
+            "token": token,
+            "live": live,
+            "id": order["id"],
+            "field": field,
+            "price": new,
+        }
         self.message = ""
 
     def _confirm(self, token: Any) -> None:

@@ -18,7 +18,8 @@ def candles_svg(
     height: int,
 ) -> str:
     """``candles``: [t_ns, o, h, l, c, v]; ``fills``: (t_ns, price, side ±1, qty); ``orders``: lines."""
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="anb-bar-chart-picture" width="{width}" '
+            f'height="{height}" '
             'style="font:11px sans-serif;background:#fff">'
             f'<text x="4" y="14">{html.escape(title)}</text>')  # fmt: skip
     if not candles:

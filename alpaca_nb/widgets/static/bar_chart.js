@@ -73,14 +73,17 @@ class Chart {
   layout() {
     const { ink, grid } = themed();
     const shapes = [], annotations = [];
+    const proposal = this.model.get("proposal") || {};
     this.lines = [];
     for (const o of this.model.get("orders")) {
       for (const field of ["limit_price", "stop_price"]) {
         if (o[field] == null) continue;
         const color = o.side === "buy" ? GREEN : RED;
+        const proposed = proposal.id === o.id && proposal.field === field; // drawn where it was dropped
+        const y = proposed ? proposal.price : o[field];
         this.lines.push({ id: o.id, field });
-        shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: o[field], y1: o[field],
-          line: { color, width: 1.5, dash: field === "stop_price" ? "dot" : "dash" } });
+        shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: y, y1: y,
+          line: { color: proposed ? "#bf6a02" : color, width: proposed ? 2.5 : 1.5, dash: field === "stop_price" ? "dot" : "dash" } });
         annotations.push({ xref: "paper", x: 0, xanchor: "left", yref: "y", y: o[field], yanchor: "bottom", showarrow: false,
           text: `${o.side.toUpperCase()} ${o.qty} ${field === "stop_price" ? "STOP" : "LMT"} ${o[field].toFixed(2)}`,
           font: { color, size: 11 } });
@@ -177,15 +180,17 @@ async function render({ model, el }) {
     chart.draw();
     if (!ready) { ready = true; chart.watch(); }
   };
-  const onOrders = () => ready && chart.draw();
+  const onOrders = () => ready && chart.draw(); // also when a proposal comes or goes: the line follows it
   const onTheme = new MutationObserver(() => ready && chart.draw());
   if (document.body) onTheme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
   model.on("msg:custom", onMsg);
   model.on("change:orders", onOrders);
+  model.on("change:proposal", onOrders);
   model.send({ type: "ready" });
   return () => {
     model.off("msg:custom", onMsg);
     model.off("change:orders", onOrders);
+    model.off("change:proposal", onOrders);
     onTheme.disconnect();
     offHead();
     Plotly.purge(plot);
