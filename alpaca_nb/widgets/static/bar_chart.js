@@ -171,6 +171,7 @@ async function render({ model, el }) {
   let ready = false;
   const onMsg = (msg, buffers) => {
     if (!msg || (msg.type !== "reset" && msg.type !== "extend")) return;
+    const started = performance.now();
     if (msg.type === "reset") {
       chart.candles = { t: [], o: [], h: [], l: [], c: [], v: [] };
       chart.fills = { t: [], price: [], side: [], qty: [] };
@@ -178,7 +179,11 @@ async function render({ model, el }) {
     chart.upsert(columns(buffers, msg.candles, 6));
     chart.addFills(columns(buffers, msg.fills, 4));
     chart.draw();
-    if (!ready) { ready = true; chart.watch(); }
+    if (!ready) {
+      ready = true;
+      chart.watch();
+      chart.firstDrawMs = performance.now() - started; // decode + plotly's first render (tests read it)
+    }
   };
   const onOrders = () => ready && chart.draw(); // also when a proposal comes or goes: the line follows it
   const onTheme = new MutationObserver(() => ready && chart.draw());
