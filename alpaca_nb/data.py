@@ -16,7 +16,8 @@ Input times: timezone-aware values are converted to UTC; **naive datetimes and d
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from alpaca.data.historical import StockHistoricalDataClient
 
 from ._wire import BAR_KEYS, QUOTE_KEYS, TRADE_KEYS, normalize_symbols, to_utc
 from .config import AccountConfig
-from .errors import SymbolNotFoundError, ValidationError
+from .errors import InvalidResponseError, SymbolNotFoundError, ValidationError
 from .rest import PipelinedGets, RateLimiter, SafeRESTMixin, decode_json
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ BAR_DTYPES = {"open": "float64", "high": "float64", "low": "float64", "close": "
 PAGE_LIMIT = 10_000
 FEEDS = ("iex", "sip", "otc", "boats", "delayed_sip")
 ADJUSTMENTS = ("raw", "split", "dividend", "spin-off", "all")
+_T_KEY = re.compile(rb'"t":')
 _TOKEN_RE = re.compile(rb'"next_page_token":\s*(null|"([^"]*)")')
 
 _UNIT_ALIASES = {
@@ -160,13 +162,15 @@ class BarsBuilder:
         self.parts: dict[str, list[dict[str, np.ndarray]]] = {}
         self.count = 0
 
-    def add_page(self, body: bytes) -> None:
-        """One page's bars (a symbol's pages come in order: it lives in one page chain only)."""
-        payload = decode_json(body, "GET /v2/stocks/bars", "GET", "/stocks/bars")
-        for symbol, rows in (payload.get("bars") or {}).items():
-            if rows:
-                self.parts.setdefault(symbol, []).append(bar_columns(rows))
-                self.count += len(rows)
+    def add_page(self, body: bytes | memoryview) -> None:
+        """One page's bars (a symbol's pages come in order: it lives in one page chain only). A page of
+        another shape than Alpaca's is an ``InvalidResponseError``, never a half-read frame."""
+        with wire_shape("GET /v2/stocks/bars", "bars"):
+            payload = decode_json(body, "GET /v2/stocks/bars", "GET", "/stocks/bars")
+            for symbol, rows in _symbol_rows(payload, "bars"):
+                if rows:
+                    self.parts.setdefault(symbol, []).append(bar_columns(rows))
+                    self.count += len(rows)
 
     def frame(self, single: str | None = None, tz: str | None = None) -> pd.DataFrame:
         """The frame, built without copying the data twice: the float columns are concatenated into one
@@ -210,7 +214,7 @@ class BarsBuilder:
         return frame
 
 
-def next_token(body: bytes) -> str | None:
+def next_token(body: bytes | memoryview) -> str | None:
     """The page token, read from the end of the body without parsing it."""
     m = _TOKEN_RE.search(body, max(0, len(body) - 2048))
     if m is None:
@@ -230,7 +234,7 @@ def fetch_pages(
     count: Any,
     *,
     chains: int | None = None,
-) -> Iterator[tuple[int, bytes]]:
+) -> Generator[tuple[int, memoryview], None, None]:
     """Yield ``(chain, body)`` for every page; each chain's next page is requested before its current one
     is parsed.
 
@@ -286,8 +290,8 @@ def fetch_bars(
     )
     builder = BarsBuilder()
     bar = None
-    try:
-        pages = fetch_pages(client, "/stocks/bars", params, limit, _count_items)
+    pages = fetch_pages(client, "/stocks/bars", params, limit, _count_items)
+    try:  # closing the pages closes their connections, also when a page fails to parse
         for _, body in pages:
             builder.add_page(body)
             big = builder.count > PAGE_LIMIT or next_token(body)  # more than one page's worth of bars
@@ -296,8 +300,14 @@ def fetch_bars(
             if bar is not None:
                 bar.update(builder.count - bar.n)
     finally:
+        pages.close()
         if bar is not None:
             bar.close()
+    unasked = sorted(set(builder.parts) - set(syms))
+    if unasked:
+        raise InvalidResponseError(
+            f"GET /v2/stocks/bars: the answer has bars of {', '.join(unasked)}, not asked for"
+        )
     missing = [s for s in syms if s not in builder.parts]
     if missing:
         _check_known(client, missing)
@@ -324,20 +334,45 @@ def fetch_records(
         params["timeframe"] = timeframe
     out: dict[str, list[Any]] = {symbol: [] for symbol in since_ns}
     what = f"GET /v2/stocks/{channel}"
-    for _, body in fetch_pages(client, f"/stocks/{channel}", params, None, _count_items):
-        for symbol, rows in (decode_json(body, what, "GET", f"/stocks/{channel}").get(channel) or {}).items():
-            stamps = parse_timestamps([r["t"] for r in rows]).tolist()
-            floor = since_ns.get(symbol, 0)
-            made: list[Any]
-            if channel == "quotes":
-                made = [
-                    Quote(t, r["bp"], r["bs"], r["ap"], r["as"]) for t, r in zip(stamps, rows, strict=True)
-                ]
-            else:
-                made = [Bar(t, r["o"], r["h"], r["l"], r["c"], r["v"], r["n"], r["vw"])
-                        for t, r in zip(stamps, rows, strict=True)]  # fmt: skip
-            out.setdefault(symbol, []).extend(m for m in made if m[0] > floor)
+    with closing(fetch_pages(client, f"/stocks/{channel}", params, None, _count_items)) as pages:
+        for _, body in pages:
+            with wire_shape(what, channel):
+                payload = decode_json(body, what, "GET", f"/stocks/{channel}")
+                for symbol, rows in _symbol_rows(payload, channel):
+                    stamps = parse_timestamps([r["t"] for r in rows]).tolist()
+                    floor = since_ns.get(symbol, 0)
+                    made: list[Any]
+                    if channel == "quotes":
+                        made = [Quote(t, r["bp"], r["bs"], r["ap"], r["as"])
+                                for t, r in zip(stamps, rows, strict=True)]  # fmt: skip
+                    else:
+                        made = [Bar(t, r["o"], r["h"], r["l"], r["c"], r["v"], r["n"], r["vw"])
+                                for t, r in zip(stamps, rows, strict=True)]  # fmt: skip
+                    out.setdefault(symbol, []).extend(m for m in made if m[0] > floor)
     return out
+
+
+@contextmanager
+def wire_shape(what: str, channel: str) -> Iterator[None]:
+    """Reading one page: a value of the wrong type or a missing key means the answer is not Alpaca's
+    (``InvalidResponseError``, in one line), not a Python error from deep inside the parser."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        raise InvalidResponseError(
+            f"{what}: the answer's {channel} are not of the shape Alpaca sends"
+        ) from None
+
+
+def _symbol_rows(payload: Any, channel: str) -> Iterator[tuple[str, list[Any]]]:
+    """``{"<channel>": {symbol: [row, …]}}``: each symbol's rows, checked to be lists of objects."""
+    by_symbol = payload.get(channel) or {}
+    if not isinstance(by_symbol, dict):
+        raise TypeError(channel)
+    for symbol, rows in by_symbol.items():
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise TypeError(channel)
+        yield symbol, rows
 
 
 def bar_params(
@@ -383,8 +418,8 @@ def bar_params(
     return params
 
 
-def _count_items(body: bytes) -> int:
-    return body.count(b'"t":')
+def _count_items(body: bytes | memoryview) -> int:
+    return len(_T_KEY.findall(body))
 
 
 def _progress(desc: str) -> Any:

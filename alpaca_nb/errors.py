@@ -246,7 +246,7 @@ def from_http(
     """Translate one HTTP error answer into the matching ``APIError`` subclass."""
     body = _parse_body(text)
     code = body.get("code") if isinstance(body.get("code"), int) else None
-    message = str(body.get("message") or text.strip()[:200] or f"HTTP {status}")
+    message = str(body.get("message") or " ".join(text.split())[:200] or f"HTTP {status}")  # one line
     cls = _error_class(status, code, message, body, method.upper(), path)
     context: dict[str, Any] = {"method": method, "path": path, "request_id": request_id, "body": body}
     if cls is RateLimitError:

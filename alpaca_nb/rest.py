@@ -30,7 +30,7 @@ import time
 import urllib.parse
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -63,6 +63,11 @@ class RateLimiter:
         self._stamps: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = threading.Lock()
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """The session closed: whoever waits (or would wait) for a slot gives up (``ConnectionLostError``)."""
+        self._closed.set()
 
     def acquire(self) -> float:
         """Wait for a slot (and out any pause a 429 asked for); returns the seconds waited."""
@@ -80,7 +85,9 @@ class RateLimiter:
                     if self.limit is not None:
                         self._stamps.append(now)
                     return waited
-            time.sleep(wait)
+            if self._closed.is_set():  # closed: nobody waits any more (a REST thread must be able to stop)
+                raise ConnectionLostError("the session was closed while this request waited for its turn")
+            self._closed.wait(wait)
             waited += wait
 
     def pause(self, seconds: float) -> None:
@@ -97,26 +104,38 @@ class RateLimiter:
 
 
 # ----- the translation point -----------------------------------------------------------------------
-def translate_transport(err: BaseException, what: str, timeout: float) -> TransportError:
+def translate_transport(
+    err: BaseException, what: str, timeout: float, *, via_proxy: bool = False
+) -> TransportError:
     """A failure while sending or reading (requests, urllib3, http.client, ssl, socket) as our error;
-    ``what`` is ``"POST /v2/orders (client_order_id=…)"``. The original is never chained: it, and the
-    frames below it, hold the request and its headers. A Ctrl-C is raised again as a new, bare
-    ``KeyboardInterrupt`` for the same reason."""
+    ``what`` is ``"POST /v2/orders (client_order_id=…)"``; ``via_proxy``: the connection was to a proxy.
+    The original is never chained: it, and the frames below it, hold the request and its headers. A
+    Ctrl-C is raised again as a new, bare ``KeyboardInterrupt`` for the same reason."""
     if isinstance(err, KeyboardInterrupt | SystemExit):
         raise type(err)() from None
     u3 = urllib3.exceptions
     if not isinstance(err, requests.RequestException | OSError | http.client.HTTPException | u3.HTTPError):
         return ConnectionLostError(f"{what}: the request failed ({type(err).__name__})")
     text = repr(err)
-    tls = requests.exceptions.SSLError | ssl.SSLError | u3.SSLError
-    if isinstance(err, tls) or "CERTIFICATE_VERIFY" in text:
+    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(err, ssl.SSLCertVerificationError):
         return ConnectionLostError(
             f"{what}: the server's TLS certificate could not be verified — if your network's proxy or CA "
             "signs it, point REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at that CA bundle"
         )
-    if isinstance(err, requests.exceptions.ProxyError | u3.ProxyError) or "Tunnel connection failed" in text:
+    if isinstance(err, requests.exceptions.SSLError | ssl.SSLError | u3.SSLError):
+        return ConnectionLostError(f"{what}: the TLS handshake failed (does the server speak HTTPS there?)")
+    if "CA certificate bundle" in text:
+        return ConnectionLostError(
+            f"{what}: the CA bundle in REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE could not be read"
+        )
+    proxy_failed = (
+        isinstance(err, requests.exceptions.ProxyError | u3.ProxyError) or "Tunnel connection failed" in text
+    )
+    refused = isinstance(
+        err, u3.NewConnectionError | ConnectionRefusedError
+    )  # urllib3: a ConnectTimeoutError
+    if proxy_failed or (via_proxy and refused):
         return ConnectionLostError(f"{what}: the proxy (HTTPS_PROXY/HTTP_PROXY) refused or failed it")
-    refused = isinstance(err, u3.NewConnectionError)  # urllib3 makes it a kind of ConnectTimeoutError
     if not refused and isinstance(err, requests.Timeout | TimeoutError | u3.TimeoutError):
         return RequestTimeoutError(f"{what}: no answer within {timeout:g} s")
     if isinstance(err, requests.exceptions.ContentDecodingError | u3.DecodeError):
@@ -176,7 +195,9 @@ def _shape(method: str, path: str) -> tuple[type, tuple[str, ...]] | None:
     return None
 
 
-def decode_json(body: bytes, what: str, method: str = "GET", path: str = "", *, status: int = 200) -> Any:
+def decode_json(
+    body: bytes | memoryview, what: str, method: str = "GET", path: str = "", *, status: int = 200
+) -> Any:
     """The JSON of a successful answer, checked to be what Alpaca sends there (``SHAPES``).
 
     A body that is empty (but for a 204), not JSON, or of another shape is an ``InvalidResponseError``:
@@ -217,8 +238,8 @@ class Reply:
     """A whole HTTP answer: status, headers and the body already read."""
 
     status: int
-    headers: Mapping[str, str] | http.client.HTTPMessage
-    body: bytes
+    headers: Mapping[str, str] | http.client.HTTPMessage = field(repr=False)  # never in a traceback
+    body: bytes = field(repr=False)
 
     @property
     def ok(self) -> bool:
@@ -374,9 +395,11 @@ class SafeRESTMixin:
 
 
 def http_error(reply: Reply, method: str, path: str) -> APIError:
+    from .config import mask_text
+
     return from_http(
         reply.status,
-        reply.body.decode("utf-8", "replace"),
+        mask_text(reply.body.decode("utf-8", "replace")),  # a server that echoes a key shows ****
         method=method,
         path=path,
         request_id=reply.headers.get("X-Request-ID"),
@@ -395,26 +418,22 @@ class Connector:
     """
 
     def __init__(self, session: requests.Session, base_url: str, timeout: float) -> None:
-        from requests.utils import get_auth_from_url, select_proxy
-
         base = urllib.parse.urlsplit(base_url)
         self.timeout = timeout
         self.https = base.scheme == "https"
         self.host, self.port = base.hostname or "", base.port or (443 if self.https else 80)
         self.prefix = base.path.rstrip("/")
-        settings = session.merge_environment_settings(base_url, {}, None, None, None)
-        self.verify = settings["verify"]
-        proxy = select_proxy(base_url, settings["proxies"])
-        self.proxy = urllib.parse.urlsplit(proxy) if proxy else None
+        self.verify, self.proxy, self.proxy_headers, readable = _environment(session, base_url)
+        if not readable:  # raised here, where no local holds the proxy URL (it may carry a password)
+            raise ConnectionLostError(
+                f"GET {self.prefix}/…: the proxy URL in HTTPS_PROXY/HTTP_PROXY/ALL_PROXY could not be read"
+            )
         self.direct = self.proxy is None or self.proxy.scheme == "http"
-        self.proxy_headers: dict[str, str] = {}
-        if proxy:
-            user, password = get_auth_from_url(proxy)
-            if user:
-                import base64
-
-                token = base64.b64encode(f"{user}:{password}".encode()).decode()
-                self.proxy_headers["Proxy-Authorization"] = f"Basic {token}"
+        bundle = ca_bundle(self.verify) if self.https else None
+        if bundle and not os.path.exists(bundle):
+            raise ConnectionLostError(
+                f"the CA bundle {bundle!r} (REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE/SSL_CERT_FILE) does not exist"
+            )
 
     def target(self, path_and_query: str) -> str:
         """The request target: absolute when a plain-HTTP request goes through a proxy."""
@@ -443,6 +462,37 @@ class Connector:
         return conn
 
 
+def _environment(
+    session: requests.Session, base_url: str
+) -> tuple[Any, urllib.parse.SplitResult | None, dict[str, str], bool]:
+    """(verify, proxy, proxy headers, readable) for ``base_url`` as requests would see them. Never
+    raises: a proxy URL that cannot be read comes back as ``readable`` False (raising here would put
+    the URL, and its password, into a traceback's locals)."""
+    from requests.utils import get_auth_from_url, select_proxy
+
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    headers: dict[str, str] = {}
+    try:
+        url = select_proxy(base_url, settings["proxies"])
+        proxy = urllib.parse.urlsplit(url) if url else None
+        if proxy is not None:
+            proxy.port  # noqa: B018 (a port out of range or not a number raises here)
+            if (
+                proxy.scheme not in ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+                or not proxy.hostname
+            ):
+                raise ValueError("not a proxy URL")
+            user, password = get_auth_from_url(str(url))
+            if user:
+                import base64
+
+                token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                headers["Proxy-Authorization"] = f"Basic {token}"
+    except ValueError:
+        return settings["verify"], None, {}, False
+    return settings["verify"], proxy, headers, True
+
+
 def decode_body(raw: bytes, encoding: str | None) -> bytes:
     """A body as sent with ``Content-Encoding`` gzip or deflate, decoded (ISA-L's inflate when installed:
     ~5x zlib's speed, benchmarks/bars.py); an undecodable one raises urllib3's ``DecodeError``."""
@@ -458,9 +508,22 @@ def decode_body(raw: bytes, encoding: str | None) -> bytes:
                 return bytes(inflate.decompress(raw, 15))  # zlib-wrapped, as the RFC says
             except inflate.error:
                 return bytes(inflate.decompress(raw, -15))  # raw deflate, as some servers send
-        return bytes(inflate.decompress(raw, 47))  # gzip (or zlib) header, detected
-    except inflate.error:
+        if raw[:2] == b"\x1f\x8b":  # gzip: every member, as gzip.decompress reads them
+            return bytes(_gunzip()(raw))
+        return bytes(inflate.decompress(raw, 47))  # a zlib header where gzip was said
+    except (inflate.error, OSError, EOFError):
         raise urllib3.exceptions.DecodeError(f"the {encoding} body could not be decoded") from None
+
+
+def _gunzip() -> Any:
+    try:
+        from isal import igzip
+
+        return igzip.decompress
+    except ImportError:  # pragma: no cover
+        import gzip
+
+        return gzip.decompress
 
 
 def _inflate() -> Any:
@@ -520,7 +583,8 @@ class PipelinedGets:
     def _request(self, target: str) -> None:
         self._client._anb_limiter.acquire()
         failure: BaseException | None = None
-        for attempt in range(2):  # once more on a new connection: the server may close an idle one
+        for _ in range(2):  # once more on a new connection: the server may have closed an idle one
+            reused = self._conn is not None
             try:
                 if self._conn is None:
                     self._conn = self._connector.open()
@@ -532,7 +596,9 @@ class PipelinedGets:
                 return
             except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as err:
                 self.close()
-                failure = err if attempt else None
+                failure = None if reused else err  # a fresh connection that failed is not retried
+                if failure is not None:
+                    break
             except BaseException as err:  # Ctrl-C, or a header http.client cannot encode
                 self.close()
                 failure = err
@@ -544,19 +610,21 @@ class PipelinedGets:
         assert self._pending is not None
         path, _, start, _ = self._pending
         client = self._client
-        error = translate_transport(failure, f"GET {path}", client._anb_timeout)
+        via_proxy = self._connector.proxy is not None
+        error = translate_transport(failure, f"GET {path}", client._anb_timeout, via_proxy=via_proxy)
         del failure
         client._log(logging.WARNING, "GET", path, None, type(error).__name__, start)
         raise client._remember(error)
 
-    def receive(self) -> bytes:
-        """The body of the request last sent; retries it after 429s; raises alpaca_nb errors."""
+    def receive(self) -> memoryview:
+        """The body of the request last sent (a view: a traceback's locals print it in a few characters,
+        not as a megabyte); retries it after 429s; raises alpaca_nb errors."""
         assert self._pending is not None, "send() first"
         client = self._client
         if not self._connector.direct:  # through the session: its own limiter, 429 and error rules
             path, _, _, params = self._pending
             self._pending = None
-            return client._exchange("GET", path[len(self._prefix) :], params).body
+            return memoryview(client._exchange("GET", path[len(self._prefix) :], params).body)
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
             path, target, start, params = self._pending
             failure: BaseException | None = None
@@ -573,7 +641,7 @@ class PipelinedGets:
             client._log(logging.INFO if reply.ok else logging.WARNING, "GET", path, None, reply.status, start)
             if reply.ok:
                 self._pending = None
-                return reply.body
+                return memoryview(reply.body)  # prints as <memory at …>, not a megabyte, in a traceback
             if not client._may_retry(reply, "GET", attempt):
                 raise client._remember(http_error(reply, "GET", path))
             self._pending = (path, target, time.monotonic(), params)

@@ -787,6 +787,8 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        for limiter in self._limiters.values():
+            limiter.close()  # a refresh waiting for a slot on the REST thread gives up now
         if self._stream is not None:
             self._stream.close()
         for client in self._clients.values():

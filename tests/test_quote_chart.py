@@ -76,7 +76,7 @@ def test_snapshot_for_a_new_view_and_plotly_once(session: Session) -> None:
     plotly = [f for f in rec.frames if f[1]["type"] == "plotly"]
     assert len(plotly) == 1 and plotly[0][2] == len(plotly_js()) > 1_000_000
     state = chart.get_state()  # what Jupyter saves into a notebook: our small ESM, no plotly.js, no series
-    assert sum(len(str(v)) for v in state.values()) < 20_000
+    assert sum(len(str(v)) for v in state.values()) < 40_000  # our ESM and CSS (~23 KB), nothing big
     chart.close()
 
 

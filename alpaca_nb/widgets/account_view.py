@@ -13,7 +13,6 @@ import datetime as dt
 import html
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -22,12 +21,12 @@ import traitlets
 from ..errors import ValidationError
 from ..trading.account import Account, account_card_html
 from .account_history import BLOTTER, curve_svg, fill_rows, follow, history_html, jsonable, update_row
+from .assets import STATIC, stylesheet
 from .live import LiveWidget
 
 if TYPE_CHECKING:
     from ..session import Session
 
-STATIC = Path(__file__).parent / "static"
 CURVES = {
     "1D": ("1D", "5Min"),
     "1W": ("1W", "1H"),
@@ -90,7 +89,7 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
     """
 
     _esm = STATIC / "account_view.js"
-    _css = STATIC / "account_view.css"
+    _css = stylesheet("account_view.css")
 
     account = traitlets.Dict().tag(sync=True)
     positions = traitlets.List(traitlets.Dict()).tag(sync=True)

@@ -20,13 +20,13 @@ import math
 import secrets
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
 import traitlets
 
+from .assets import stylesheet
 from .live import LiveWidget
 from .plotly_page import answer_plotly, chart_esm
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from ..session import Session
 
-STATIC = Path(__file__).parent / "static"
 NS = 1_000_000_000
 _UNIT_NS = {"Min": 60 * NS, "Hour": 3600 * NS}
 
@@ -61,7 +60,7 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
     """
 
     _esm = chart_esm("bar_chart.js")
-    _css = STATIC / "bar_chart.css"
+    _css = stylesheet("bar_chart.css")
     _front_end_fields: dict[str, type] = {}  # noqa: RUF012 (the browser may write nothing)
 
     symbol = traitlets.Unicode().tag(sync=True)

@@ -24,20 +24,19 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
 
 from ..errors import AlpacaNbError, ValidationError
+from .assets import STATIC, stylesheet
 from .live import LiveWidget
 
 if TYPE_CHECKING:
     from ..session import Session
     from ..trading import CheckedOrder, Limits
 
-STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("alpaca_nb.widgets")
 FIELDS = ("symbol", "side", "qty", "notional", "order_type", "tif", "limit_price", "stop_price",
           "trail_price", "trail_percent", "extended_hours", "order_class", "take_profit", "stop_loss",
@@ -76,7 +75,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
     """
 
     _esm = STATIC / "order_ticket.js"
-    _css = STATIC / "order_ticket.css"
+    _css = stylesheet("order_ticket.css")
     _front_end_fields = {name: bool if name == "extended_hours" else str for name in FIELDS}  # noqa: RUF012
 
     # The form: the only traits the front end may write.

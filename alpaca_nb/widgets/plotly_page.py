@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-STATIC = Path(__file__).parent / "static"
+from .assets import STATIC
 
 
 @cache

@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -26,13 +25,13 @@ import traitlets
 
 from ..data import fetch_records
 from ..errors import ValidationError
+from .assets import stylesheet
 from .live import LiveWidget
 from .plotly_page import answer_plotly, chart_esm, plotly_js  # noqa: F401 (plotly_js: for tests)
 
 if TYPE_CHECKING:
     from ..session import Session
 
-STATIC = Path(__file__).parent / "static"
 STALE_AFTER_S = 10.0
 MAX_RATE = 10.0  # frames per second per chart, at most
 GAP_NS = {"quotes": 60 * 10**9, "trades": 300 * 10**9, "bars": 180 * 10**9}  # a break in the line
@@ -100,7 +99,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
     """
 
     _esm = chart_esm("quote_chart.js")
-    _css = STATIC / "quote_chart.css"
+    _css = stylesheet("quote_chart.css")
 
     symbols = traitlets.List(traitlets.Unicode()).tag(sync=True)
     window_s = traitlets.Float(300.0).tag(sync=True)

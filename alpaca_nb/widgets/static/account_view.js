@@ -108,7 +108,7 @@ function pnlTable(rows) {
 }
 
 function render({ model, el: root }) {
-  root.classList.add("anb-account-view");
+  root.classList.add("anb-widget", "anb-account-view");
   const draw = () => {
     const status = model.get("status");
     root.replaceChildren(

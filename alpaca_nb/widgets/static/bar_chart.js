@@ -13,14 +13,6 @@ function columns(buffers, ref, width) {
   return cols;
 }
 
-function themed() {
-  const dark = document.body && document.body.dataset.jpThemeLight === "false";
-  const css = getComputedStyle(document.body || document.documentElement);
-  const ink = css.getPropertyValue("--jp-ui-font-color1").trim() || (dark ? "#e6e6e6" : "#1f1f1f");
-  const grid = css.getPropertyValue("--jp-border-color2").trim() || (dark ? "#444" : "#e5e5e5");
-  return { dark, ink, grid };
-}
-
 class Chart {
   constructor(Plotly, plot, model) {
     this.Plotly = Plotly;
@@ -71,7 +63,7 @@ class Chart {
   }
 
   layout() {
-    const { ink, grid } = themed();
+    const { grid, layout: colours } = chartTheme();
     const shapes = [], annotations = [];
     const proposal = this.model.get("proposal") || {};
     this.lines = [];
@@ -89,8 +81,7 @@ class Chart {
           font: { color, size: 11 } });
       }
     }
-    return { height: 460, margin: { l: 50, r: 20, t: 10, b: 30 }, showlegend: false, uirevision: "keep",
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: ink },
+    return { height: 460, margin: { l: 50, r: 20, t: 10, b: 30 }, showlegend: false, uirevision: "keep", ...colours,
       xaxis: { type: "date", rangeslider: { visible: false }, gridcolor: grid },
       yaxis: { domain: [0.25, 1], gridcolor: grid, title: { text: this.model.get("symbol") } },
       yaxis2: { domain: [0, 0.2], gridcolor: grid, title: { text: "volume" } }, shapes, annotations };
@@ -143,7 +134,7 @@ function proposalBar(model) {
 }
 
 async function render({ model, el }) {
-  el.classList.add("anb-bar-chart");
+  el.classList.add("anb-widget", "anb-bar-chart");
   const head = document.createElement("div");
   head.className = "anb-chart-head";
   const title = document.createElement("span");
@@ -186,8 +177,7 @@ async function render({ model, el }) {
     }
   };
   const onOrders = () => ready && chart.draw(); // also when a proposal comes or goes: the line follows it
-  const onTheme = new MutationObserver(() => ready && chart.draw());
-  if (document.body) onTheme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+  const offTheme = onThemeChange(() => ready && chart.draw());
   model.on("msg:custom", onMsg);
   model.on("change:orders", onOrders);
   model.on("change:proposal", onOrders);
@@ -196,7 +186,7 @@ async function render({ model, el }) {
     model.off("msg:custom", onMsg);
     model.off("change:orders", onOrders);
     model.off("change:proposal", onOrders);
-    onTheme.disconnect();
+    offTheme();
     offHead();
     Plotly.purge(plot);
   };

@@ -32,7 +32,7 @@ function bindSelect(model, name, options) {
 
 function render({ model, el }) {
   // The form is built once; model changes update it in place, so typing is never interrupted.
-  el.classList.add("anb-ticket");
+  el.classList.add("anb-widget", "anb-ticket");
   const inputs = {};
   const rows = {};
   const field = (label, name, control, types, classes) => {

@@ -165,10 +165,12 @@ function figure(model) {
   const symbols = model.get("symbols");
   const n = symbols.length;
   const traces = [];
+  const { grid, layout: colours } = chartTheme();
   const layout = {
-    height: Math.max(360, 220 * n), margin: { l: 60, r: 20, t: 30, b: 40 },
+    ...colours, height: Math.max(360, 220 * n), margin: { l: 60, r: 20, t: 30, b: 40 },
     legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom" },
-    xaxis: { type: "date", anchor: n > 1 ? `y${n}` : "y", autorange: false, range: [0, 1], rangeslider: { visible: false } }, uirevision: "keep",
+    xaxis: { type: "date", anchor: n > 1 ? `y${n}` : "y", autorange: false, range: [0, 1], rangeslider: { visible: false },
+             gridcolor: grid }, uirevision: "keep",
     hovermode: false,
   };
   symbols.forEach((symbol, i) => {
@@ -185,7 +187,7 @@ function figure(model) {
     const gap = 0.04;
     layout[axisName(i, "yaxis")] = {
       domain: [1 - (i + 1) / n + (i === n - 1 ? 0 : gap), 1 - i / n], title: { text: symbol }, automargin: true,
-      autorange: false, range: [0, 1],
+      autorange: false, range: [0, 1], gridcolor: grid,
     };
   });
   return { traces, layout };
@@ -407,7 +409,7 @@ function nullForNaN(v) {
 }
 
 async function render({ model, el }) {
-  el.classList.add("anb-chart");
+  el.classList.add("anb-widget", "anb-chart");
   const head = document.createElement("div");
   head.className = "anb-chart-head";
   const title = document.createElement("span");
@@ -461,10 +463,18 @@ async function render({ model, el }) {
     chart.draw();
     measure(started, chart);
   };
+  const offTheme = onThemeChange(() => {
+    if (!chart) return;
+    const { grid, layout: colours } = chartTheme();
+    const update = { ...colours, "xaxis.gridcolor": grid };
+    model.get("symbols").forEach((_, i) => (update[`${axisName(i, "yaxis")}.gridcolor`] = grid));
+    chart.relayout(update);
+  });
   model.on("msg:custom", onMsg);
   model.send({ type: "ready" });
   return () => {
     model.off("msg:custom", onMsg);
+    offTheme();
     unwatch();
     offHead();
     Plotly.purge(plot); // removes plotly's own listeners too
