@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: lab test lint bench sim clean
+.PHONY: lab dashboard test lint bench sim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --no-browser \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+# notebooks/06_dashboard.ipynb as an app (Voilà: no code shown), on 127.0.0.1; it prints the URL.
+# Without keys it runs on the built-in simulator (demo mode), with APCA_* keys on your paper account.
+dashboard: $(STAMP)
+	$(BIN)/voila notebooks/06_dashboard.ipynb --Voila.ip=127.0.0.1 --Voila.port=$${PORT:-8866} --no-browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check alpaca_nb tests benchmarks tools
