@@ -204,3 +204,28 @@ def test_chart_magic(session: Session) -> None:
     assert isinstance(chart, QuoteChart) and chart.symbols == ["AAPL", "MSFT"] and chart.window_s == 120
     assert chart.show_trades and session.stream.subscriptions()["trades"] == ["AAPL", "MSFT"]
     chart.close()
+
+
+def test_your_fills_and_open_orders_are_on_the_chart(session: Session) -> None:
+    sim = session.simulator
+    assert sim is not None
+    sim.set_price("KO", 60)
+    order = session.submit_order("KO", qty=3, side="buy", type="limit", limit_price=55, time_in_force="gtc")
+    chart = QuoteChart(["KO", "AAPL"], window="5min", session=session)
+    assert [(o["id"], o["limit_price"]) for o in chart.orders] == [(str(order.id), 55.0)]
+    rec = Recorder(chart)
+    front_end.send(chart, {"type": "ready"})
+    assert next(f for f in rec.frames if f[1]["type"] == "reset")[1]["fills"] == []
+    start = time.monotonic()
+    session.submit_order("KO", qty=2, side="sell")  # fills at 59.99
+    assert wait_until(lambda: any(f[1].get("fills") for f in rec.frames if f[1]["type"] == "extend"), 5)
+    took = time.monotonic() - start
+    fill = next(f for f in rec.frames if f[1].get("fills"))[1]["fills"][0]
+    assert fill[1:] == ["KO", 59.99, -1.0, 2.0] and took < 1.0
+    session.cancel_order(str(order.id))
+    assert wait_until(lambda: chart.orders == [], 5)  # the line goes with the order
+    front_end.send(chart, {"type": "ready"})  # a new view gets the fill in its snapshot
+    assert [f[1:] for f in next(f for f in reversed(rec.frames) if f[1]["type"] == "reset")[1]["fills"]] == [
+        ["KO", 59.99, -1.0, 2.0]
+    ]
+    chart.close()

@@ -29,6 +29,7 @@ import traitlets
 from .assets import stylesheet
 from .live import LiveWidget
 from .plotly_page import answer_plotly, chart_esm
+from .trades_overlay import TradesOverlay
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,27 +96,22 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
         if start is None and timeframe.endswith(("Day", "Week", "Month")):
             start = pd.Timestamp.now(tz="America/New_York").normalize() - pd.Timedelta(days=365)
         bars = session.bars(symbol, timeframe, start, end, progress=False)
-        fills = session.fills(symbol, start=start, account=account)
+        trades = TradesOverlay(session, [symbol], account, since=start)
         super().__init__(symbol=symbol, timeframe=timeframe, title=f"{symbol} · {timeframe}")
-        self._session, self._account = session, account
+        self._session, self._account, self._trades = session, account, trades
         self._lock = threading.Lock()
         self._candles = _candle_rows(bars)  # [t_ns, o, h, l, c, v]
-        stamps = fills.index.to_numpy("datetime64[ns]").astype(np.int64)
-        rows = zip(stamps, fills.price, fills.side, fills.qty, strict=True)
-        self._fills = [(int(t), float(p), 1.0 if s == "buy" else -1.0, float(q)) for t, p, s, q in rows]
         self._since = time.time_ns()  # minute bars that ended before this are in the REST history
         self._changed: dict[int, list[float]] = {}  # candles to send: t_ns → row
-        self._new_fills: list[tuple[int, float, float, float]] = []
-        self._orders_due = True
-        self._connections_seen = 0  # trade-update connections: after each, re-read what may be missed
         self._proposal: tuple[str, str, str, float] | None = None  # token, order id, field, price
         self._bucket = _bucketer(timeframe) if live else None
         self._hub = hub = session.stream
-        self._refresh_orders()
+        trades.refresh()
+        self.orders = trades.take_orders() or []
         self.on_msg(self._on_front_end)
         if self._bucket is not None:
             self._quote_token = hub.subscribe(bars=[symbol], callback=self._on_batch)
-            self._update_token = hub.on_trade_update(self._on_trade_update)
+            self._update_token = hub.on_trade_update(trades.on_update)
             self._attach_pump(self._flush, interval=0.1)
 
     # ----- data in (engine thread: cheap) -------------------------------------------------------
@@ -138,72 +134,29 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
                     continue  # a bar older than the last candle: not ours to move
                 self._changed[t] = self._candles[-1]
 
-    def _on_trade_update(self, update: dict[str, Any]) -> None:
-        order = update.get("order") or {}
-        mine = update.get("account") in (None, self._account or self._session.default_account)
-        if not mine or order.get("symbol") != self.symbol:
-            return
-        if update.get("event") in ("fill", "partial_fill"):
-            import pandas as pd
-
-            t = pd.Timestamp(update.get("timestamp") or time.time_ns(), tz="UTC").value
-            side = 1.0 if order.get("side") == "buy" else -1.0
-            with self._lock:
-                self._new_fills.append((int(t), float(update["price"]), side, float(update["qty"])))
-        self._orders_due = True
-
     # ----- data out (pump thread) ---------------------------------------------------------------
     def _flush(self) -> None:
+        """On the pump thread: what the REST thread fetched, the candle that changed, new fills."""
         if self._closed:
             return
-        connections = self._hub.stats()["trading_connections"]
-        if connections != self._connections_seen:  # (re)connected: fills may have been missed
-            self._connections_seen = connections
-            self._hub.run_soon(("fills", id(self)), self._reread_fills)
-            self._orders_due = True
-        if self._orders_due:
-            self._orders_due = False
-            self._hub.run_soon(("orders", id(self)), self._refresh_orders)  # REST: not on this thread
+        trades = self._trades
+        trades.due(self._hub, id(self))
+        orders = trades.take_orders()
+        if orders is not None:
+            self.orders = orders
+        if trades.error:
+            self.message, trades.error = trades.error, ""
         with self._lock:
             candles, self._changed = list(self._changed.values()), {}
-            fills, self._new_fills = self._new_fills, []
-            self._fills += fills
+        fills = _fill_rows(trades.take_fills())
         if candles or fills:
             self.send({"type": "extend", "candles": [0, len(candles)], "fills": [1, len(fills)]},
-                      [_pack(candles, 6), _pack([list(f) for f in fills], 4)])  # fmt: skip
-
-    def _reread_fills(self) -> None:
-        """On the REST thread: the fills since the newest one shown, those not shown yet queued."""
-        import pandas as pd
-
-        with self._lock:
-            seen = {(t, p, q) for t, p, _, q in self._fills + self._new_fills}
-            since = max((f[0] for f in self._fills), default=None)
-        try:
-            start = None if since is None else pd.Timestamp(since, tz="UTC")
-            frame = self._session.fills(self.symbol, start=start, account=self._account)
-        except Exception as err:
-            self.message = f"{type(err).__name__}: {err}"
-            return
-        stamps = frame.index.to_numpy("datetime64[ns]").astype(np.int64)
-        rows = [(int(t), float(p), 1.0 if s == "buy" else -1.0, float(q))
-                for t, p, s, q in zip(stamps, frame.price, frame.side, frame.qty, strict=True)]  # fmt: skip
-        with self._lock:
-            self._new_fills += [r for r in rows if (r[0], r[1], r[3]) not in seen]
-
-    def _refresh_orders(self) -> None:
-        """On the REST thread (or at start): this symbol's open orders, for the lines."""
-        try:
-            rows = self._session.open_orders_raw(account=self._account)
-        except Exception as err:
-            self.message = f"{type(err).__name__}: {err}"
-            return
-        self.orders = [_order_line(o) for o in rows if o.get("symbol") == self.symbol]
+                      [_pack(candles, 6), _pack(fills, 4)])  # fmt: skip
 
     def _snapshot(self) -> tuple[dict[str, Any], list[bytes]]:
         with self._lock:
             candles = [list(c) for c in self._candles]
-            fills = [list(f) for f in self._fills]
+        fills = _fill_rows(self._trades.fills)
         message = {"type": "reset", "candles": [0, len(candles)], "fills": [1, len(fills)]}
         return message, [_pack(candles, 6), _pack(fills, 4)]
 
@@ -266,8 +219,8 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
             self.message = f"replaced: {field.split('_')[0]} {price:.2f} (order {str(replaced.id)[:8]}…)"
         except Exception as err:
             self.message = f"{type(err).__name__}: {err}"
-        self._orders_due = True
-        self._refresh_orders()
+        self._trades.refresh()  # on the kernel's thread, like the confirm: then shown at once
+        self.orders = self._trades.take_orders() or self.orders
 
     # ----- display and export -------------------------------------------------------------------
     def static_svg(self, width: int = 720, height: int = 300) -> str:
@@ -275,13 +228,12 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
         from .bar_chart_picture import candles_svg
 
         with self._lock:
-            candles, fills = [list(c) for c in self._candles], list(self._fills)
-        return candles_svg(self.title, candles, fills, self.orders, width, height)
+            candles = [list(c) for c in self._candles]
+        return candles_svg(self.title, candles, _fill_rows(self._trades.fills), self.orders, width, height)
 
     def __repr__(self) -> str:
-        return (
-            f"<BarChart {self.symbol} {self.timeframe} candles={len(self._candles)} fills={len(self._fills)}>"
-        )
+        fills = len(self._trades.fills)
+        return f"<BarChart {self.symbol} {self.timeframe} candles={len(self._candles)} fills={fills}>"
 
 
 def _candle_rows(bars: pd.DataFrame) -> list[list[float]]:
@@ -297,14 +249,9 @@ def _pack(rows: list[list[float]], width: int) -> bytes:
     return np.ascontiguousarray(arr.T).tobytes()
 
 
-def _order_line(raw: dict[str, Any]) -> dict[str, Any]:
-    def price(key: str) -> float | None:
-        value = raw.get(key)
-        return None if value in (None, "") else float(value)
-
-    return {"id": raw["id"], "side": raw.get("side"), "type": raw.get("type"),
-            "qty": float(raw.get("qty") or 0), "limit_price": price("limit_price"),
-            "stop_price": price("stop_price")}  # fmt: skip
+def _fill_rows(fills: list[Any]) -> list[list[float]]:
+    """(t_ns, symbol, price, side, qty) → [t_ns, price, side, qty]: a chart of one symbol."""
+    return [[t, price, side, qty] for t, _, price, side, qty in fills]
 
 
 def _bucketer(timeframe: str) -> Any:

@@ -28,6 +28,7 @@ from ..errors import ValidationError
 from .assets import stylesheet
 from .live import LiveWidget
 from .plotly_page import answer_plotly, chart_esm, plotly_js  # noqa: F401 (plotly_js: for tests)
+from .trades_overlay import TradesOverlay
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -107,6 +108,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
     show_trades = traitlets.Bool(False).tag(sync=True)
     show_bars = traitlets.Bool(False).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    orders = traitlets.List(traitlets.Dict()).tag(sync=True)  # your open orders on these symbols: lines
 
     def __init__(
         self,
@@ -142,6 +144,13 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         self._backfilling = threading.Event()  # set while a gap is fetched: newer points wait for it
 
         self._seed()
+        import pandas as pd
+
+        since = pd.Timestamp(time.time_ns() - int(window_s * 1e9), tz="UTC")
+        self._trades = TradesOverlay(self._session, syms, None, since=since)  # your fills and orders
+        self._trades.refresh()
+        self.orders = self._trades.take_orders() or []
+        self._update_token = self._hub.on_trade_update(self._trades.on_update)
         self.on_msg(self._on_front_end)
         self._quote_token = self._hub.subscribe(
             quotes=syms, trades=syms if trades else (), bars=syms if bars else (), callback=self._on_batch
@@ -183,11 +192,18 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
             self._backfilling.set()
             if not self._hub.run_soon(("backfill", id(self)), self._backfill):
                 self._backfilling.clear()
+        trades = self._trades
+        trades.due(self._hub, id(self))
+        orders = trades.take_orders()
+        if orders is not None:
+            self.orders = orders
         if self._backfilling.is_set():
             return
         with self._send_lock:
             message, buffers, points = self._take_delta()
-            if points:
+            fills = _fill_marks(trades.take_fills())
+            if points or fills:
+                message["fills"] = fills
                 self.send(message, buffers)
                 self._frames += 1
                 self._sent_points += points
@@ -257,7 +273,9 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
                 sym: tuple([p for p in series.history[c] if p[0] >= cutoff] for c in CHANNELS)
                 for sym, series in self._series.items()
             }
-        return _encode(taken, "reset")  # type: ignore[arg-type]
+        message, buffers, points = _encode(taken, "reset")  # type: ignore[arg-type]
+        message["fills"] = _fill_marks([f for f in self._trades.fills if f[0] >= cutoff])
+        return message, buffers, points
 
     # ----- display and export -----------------------------------------------------------------
     def static_svg(self, width: int = 720, height_per_symbol: int = 150) -> str:
@@ -314,6 +332,11 @@ def _svg(series: dict[str, list[tuple[Any, ...]]], window_s: float, width: int, 
         parts.append(f'<text x="4" y="{top + band - 8}" fill="#555">{lo:.2f}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _fill_marks(fills: list[Any]) -> list[list[Any]]:
+    """Fills as the front end draws them: [t_ms, symbol, price, side ±1, qty] (a few, as JSON)."""
+    return [[t / 1e6, symbol, price, side, qty] for t, symbol, price, side, qty in fills]
 
 
 def _shape(channel: str, item: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -206,6 +206,7 @@ class Chart {
     this.bars = model.get("show_bars");
     this.perSymbol = 2 + (this.trades ? 1 : 0) + (this.bars ? 1 : 0);
     this.series = this.symbols.map(() => ({ bid: new Series(), ask: new Series(), trades: new Series() }));
+    this.fills = [];
     this.cols = new Columns();
     this.following = true;
     this.own = 0; // relayouts of our own under way (not the user's zoom)
@@ -227,8 +228,10 @@ class Chart {
     this.right = 0;
   }
 
-  // New points: into the series (lines) or plotly (candles, once a minute per symbol).
+  // New points: into the series (lines) or plotly (candles, once a minute per symbol); your fills.
   add(msg, buffers) {
+    if (msg.type === "reset") this.fills = [];
+    for (const f of msg.fills || []) this.fills.push(f); // [t_ms, symbol, price, side ±1, qty]
     const candles = { x: [], open: [], high: [], low: [], close: [] };
     const candleIdx = [];
     for (const entry of msg.series) {
@@ -349,8 +352,46 @@ class Chart {
           ctx.stroke();
         }
       });
+      this.drawTrades(ctx, xa, i, py, x0, x1);
       ctx.restore();
     });
+  }
+
+  // Your open orders (dashed lines, labelled) and fills (▲ buy, ▼ sell at their price and time).
+  drawTrades(ctx, xa, i, py, x0, x1) {
+    const symbol = this.symbols[i];
+    const css = getComputedStyle(this.plot);
+    const up = css.getPropertyValue("--anb-up").trim() || "#1a7f37";
+    const down = css.getPropertyValue("--anb-down").trim() || "#c62828";
+    const px = (t) => xa._offset + ((t - x0) / (x1 - x0)) * xa._length;
+    ctx.font = "11px sans-serif";
+    for (const o of this.model.get("orders")) {
+      if (o.symbol !== symbol) continue;
+      for (const field of ["limit_price", "stop_price"]) {
+        if (o[field] == null) continue;
+        const y = py(o[field]);
+        ctx.strokeStyle = ctx.fillStyle = o.side === "buy" ? up : down;
+        ctx.setLineDash([6, 4]);
+        ctx.beginPath();
+        ctx.moveTo(xa._offset, y);
+        ctx.lineTo(xa._offset + xa._length, y);
+        ctx.stroke();
+        ctx.setLineDash([]);
+        ctx.fillText(`${o.side.toUpperCase()} ${o.qty} ${field === "stop_price" ? "STOP" : "LMT"} ${o[field].toFixed(2)}`,
+          xa._offset + 4, y - 3);
+      }
+    }
+    for (const [t, s, price, side] of this.fills) {
+      if (s !== symbol || t < x0 || t > x1) continue;
+      const X = px(t), Y = py(price), tip = side > 0 ? 7 : -7;
+      ctx.fillStyle = side > 0 ? up : down;
+      ctx.beginPath();
+      ctx.moveTo(X, Y);
+      ctx.lineTo(X - 5, Y + tip);
+      ctx.lineTo(X + 5, Y + tip);
+      ctx.closePath();
+      ctx.fill();
+    }
   }
 
   // The user's zoom or pan holds while data streams in; a double-click returns to following.
@@ -447,6 +488,8 @@ async function render({ model, el }) {
   }
   let chart = null;
   let unwatch = () => {};
+  const onOrders = () => chart && chart.draw();
+  model.on("change:orders", onOrders);
   const onMsg = (msg, buffers) => {
     if (!msg) return;
     const started = performance.now();
@@ -474,6 +517,7 @@ async function render({ model, el }) {
   model.send({ type: "ready" });
   return () => {
     model.off("msg:custom", onMsg);
+    model.off("change:orders", onOrders);
     offTheme();
     unwatch();
     offHead();
