@@ -245,6 +245,12 @@ class Reply:
     def ok(self) -> bool:
         return self.status < 400
 
+    @property
+    def view(self) -> memoryview:
+        """The body as a view: what a verbose traceback shows of it is ``<memory at …>``, never its
+        bytes (an answer may echo the request's headers)."""
+        return memoryview(self.body)
+
 
 def _what(method: str, path: str, coid: str | None) -> str:
     return f"{method} {path}" + (f" (client_order_id={coid})" if coid else "")
@@ -318,7 +324,7 @@ class SafeRESTMixin:
         coid = data.get("client_order_id") if isinstance(data, dict) else None
         what = self._full(method, path, api_version, coid)
         try:
-            return decode_json(reply.body, what, method.upper(), path, status=reply.status)
+            return decode_json(reply.view, what, method.upper(), path, status=reply.status)
         except InvalidResponseError as err:
             raise self._remember(err) from None
 

@@ -681,6 +681,12 @@ class Session:
         }
         if all(v is None for v in fields.values()):
             raise ValidationError("give at least one of qty, limit_price, stop_price, trail, time_in_force")
+        if self._limits.max_notional is not None or self._limits.max_position is not None:
+            from .trading.checks import check_replace
+
+            current = self.get_order(str(order_id), account=account)  # the one pre-trade policy, again
+            check_replace(current, fields["qty"], fields["limit_price"], fields["stop_price"],
+                          _MarketView(self, client), self._limits)  # fmt: skip
         request = ReplaceOrderRequest(**fields, client_order_id=client_order_id or new_client_order_id())
         return self._remember(lambda: replace_order(client, str(order_id), request))
 

@@ -13,6 +13,7 @@ default) answers the items before it, ``asc`` the items after it; after the last
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -171,10 +172,13 @@ def _day(raw: str | None) -> dt.date | None:
 def _time(raw: str | None, name: str) -> int | None:
     if not raw:
         return None
+    m = re.fullmatch(r"([^.]+?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", raw.strip())  # nanoseconds kept
     try:
-        stamp = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        assert m is not None
+        stamp = dt.datetime.fromisoformat(m.group(1) + (m.group(3) or "").replace("Z", "+00:00"))
+    except (AssertionError, ValueError):
         raise ApiError(422, 42210000, f"invalid {name}: {raw}") from None
     if stamp.tzinfo is None:  # a date or a naive time: New York's, as Alpaca reads them
         stamp = stamp.replace(tzinfo=cal.ET)
-    return int(stamp.timestamp() * cal.NS)
+    fraction = int((m.group(2) or "0")[:9].ljust(9, "0"))
+    return (int(stamp.timestamp()) * cal.NS) + fraction

@@ -225,8 +225,10 @@ def _period_days(period: str | None) -> int:
     m = _PERIOD.fullmatch(period)
     if not m:
         raise ApiError(422, 42210000, f"invalid period: {period}")
-    n, unit = int(m.group(1)), m.group(2)
-    return n * {"D": 1, "W": 7, "M": 30, "A": 365}[unit]
+    days = int(m.group(1)) * {"D": 1, "W": 7, "M": 30, "A": 365}[m.group(2)]
+    if days > 365 * 100:
+        raise ApiError(422, 42210000, f"period too long: {period}")
+    return days
 
 
 def _date(raw: str | None, name: str) -> dt.date | None:

@@ -135,6 +135,7 @@ class Pin:
     price: float
     spread: float
     size: int
+    since: int = 0  # ns from which it holds: history before it keeps the prices it had
 
 
 class ByteLRU:
@@ -201,7 +202,8 @@ class Market:
         self.live_from = cal.et_day_of(clock())
         self.days = ByteLRU(cache_bytes)
         self.quotes_cache = ByteLRU(cache_bytes // 4)
-        self.pins: dict[str, Pin] = {}
+        self.pins: dict[str, Pin] = {}  # the pins that hold now
+        self._pin_log: dict[str, list[tuple[int, Pin | None]]] = {}  # (since, pin or unpin), oldest first
         self._walks: dict[str, F64] = {}
         self._daily: dict[tuple[str, dt.date], Bars] = {}
 
@@ -379,10 +381,28 @@ class Market:
         lo, hi = (cal.PRE_OPEN, cal.POST_CLOSE) if extended else (sess.open_minute, sess.close_minute)
         return bool(lo <= minute < hi)
 
+    def pin(self, symbol: str, pin: Pin | None) -> None:
+        """Pin ``symbol`` from ``pin.since`` on (None: unpin it from now on)."""
+        if pin is None:
+            self.pins.pop(symbol, None)
+            self._pin_log.setdefault(symbol, []).append((self.now(), None))
+        else:
+            self.pins[symbol] = pin
+            self._pin_log.setdefault(symbol, []).append((pin.since, pin))
+
+    def pin_at(self, symbol: str, at: int) -> Pin | None:
+        """The pin that held at ``at`` (None when none did): a pin does not rewrite the past."""
+        found: Pin | None = None
+        for since, entry in self._pin_log.get(symbol, ()):
+            if since > at:
+                break
+            found = entry
+        return found
+
     def quote_at(self, symbol: str, now: int | None = None) -> tuple[float, float, int, int, int] | None:
         """(bid, ask, bid_size, ask_size, ns) of the latest quote at ``now`` (pins win)."""
         now = self.now() if now is None else now
-        pin = self.pins.get(symbol)
+        pin = self.pin_at(symbol, now)
         if pin is not None:
             bid = round(pin.price - pin.spread / 2, 2)
             return bid, round(bid + pin.spread, 2), pin.size, pin.size, now
@@ -404,7 +424,7 @@ class Market:
     def last_trade(self, symbol: str, now: int | None = None) -> tuple[float, int, int] | None:
         """(price, size, ns) of the latest trade at ``now`` (a pin's price if pinned)."""
         now = self.now() if now is None else now
-        pin = self.pins.get(symbol)
+        pin = self.pin_at(symbol, now)
         if pin is not None:
             return pin.price, 100, now
         day = cal.et_day_of(now)

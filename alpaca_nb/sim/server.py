@@ -291,13 +291,11 @@ class Simulator:
         """
         if symbol not in self.market.universe:
             raise KeyError(f"{symbol} is not in the simulator's universe")
-        self.market.pins[symbol] = Pin(price, spread, size)
+        self.market.pin(symbol, Pin(price, spread, size, since=self.market.now()))
 
     def clear_price(self, symbol: str | None = None) -> None:
-        if symbol is None:
-            self.market.pins.clear()
-        else:
-            self.market.pins.pop(symbol, None)
+        for pinned in [symbol] if symbol is not None else list(self.market.pins):
+            self.market.pin(pinned, None)
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -170,3 +170,34 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
                 f"refused: estimated ${cost:,.2f} exceeds buying power ${buying_power:,.2f}"
             )
     return CheckedOrder(request, account, round(estimate, 2), price, source)
+
+
+def check_replace(
+    order: Any, qty: float | None, limit_price: float | None, stop_price: float | None, view: MarketView,
+    limits: Limits,
+) -> None:  # fmt: skip
+    """The same limits for a replacement as for a new order: its estimated value against
+    ``max_notional``, and a larger quantity against ``max_position`` (with what is already working)."""
+    price = limit_price or stop_price or _num(order.limit_price) or _num(order.stop_price)
+    shares = float(qty if qty is not None else _num(order.qty) or 0.0)
+    estimate = shares * float(price or 0.0)
+    if limits.max_notional is not None and estimate > limits.max_notional:
+        raise PreTradeRefusal(
+            f"refused: the replacement's estimated ${estimate:,.2f} exceeds max_notional "
+            f"${limits.max_notional:,.2f}"
+        )
+    grows = shares - float(_num(order.qty) or 0.0)
+    if limits.max_position is not None and grows > 0:
+        symbol, side = str(order.symbol), str(_value(order, "side"))
+        buying, selling = view.working_qty(symbol)
+        held = view.position_qty(symbol)
+        worst = held + buying + grows if side == "buy" else held - selling - grows
+        if abs(worst) > limits.max_position + 1e-9:
+            raise PreTradeRefusal(
+                f"refused: the position could reach {worst:g} shares, beyond max_position "
+                f"{limits.max_position:g}"
+            )
+
+
+def _num(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)

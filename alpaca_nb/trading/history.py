@@ -109,7 +109,10 @@ def fetch_activities(
     if start is not None:
         params["after"] = _moment_before(to_utc(start, "start"))
     if end is not None:
-        params["until"] = pd.Timestamp(to_utc(end, "end")).isoformat()
+        until = pd.Timestamp(to_utc(end, "end"))
+        if _is_date(end):  # a date is the whole New York day: inclusive, as everywhere in alpaca_nb
+            until = until.tz_convert("America/New_York") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        params["until"] = until.tz_convert("UTC").isoformat()
     out: list[dict[str, Any]] = []
     while True:
         page = client.get_json("/account/activities", params) or []
@@ -117,6 +120,14 @@ def fetch_activities(
         if len(page) < PAGE_SIZE:  # the last page (an empty one also ends it, as at Alpaca)
             return out
         params["page_token"] = page[-1]["id"]
+
+
+def _is_date(value: Any) -> bool:
+    import datetime as dt
+
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return True
+    return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()) is not None
 
 
 def _moment_before(stamp: Any) -> str:
@@ -160,7 +171,11 @@ def pnl_frame(fills: list[dict[str, Any]], prices: dict[str, float]) -> pd.DataF
     """Per symbol: open qty, its FIFO average cost, the mark price, realized P&L (FIFO lots), unrealized
     P&L of the open lots at the mark, and their total (which does not depend on the lot method)."""
     books: dict[str, tuple[deque[list[Decimal]], Decimal]] = {}
-    for row in sorted((r for r in fills if r.get("activity_type") == "FILL"), key=_when):
+    rows_in = [r for r in fills if r.get("activity_type") == "FILL"]
+    # By parsed time, not by string ("…01.25Z" sorts before "…01.2Z"); ties keep the server's order.
+    times = pd.to_datetime([_when(r) for r in rows_in], utc=True, format="ISO8601").asi8
+    for i in sorted(range(len(rows_in)), key=lambda k: (times[k], k)):
+        row = rows_in[i]
         lots, realized = books.get(row["symbol"], (deque(), Decimal(0)))
         qty, price = Decimal(row["qty"]), Decimal(row["price"])
         signed = qty if row["side"] == "buy" else -qty

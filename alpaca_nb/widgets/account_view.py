@@ -185,37 +185,51 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         self._apply(self._fetch())
 
     def _fetch(self) -> tuple[Any, ...]:
-        """Account, positions, open orders; the equity curve at most once a minute; the fills (for
-        the blotter and P&L) when a fill happened since the last time."""
-        from ..trading.history import fills_frame, pnl_frame
-
+        """Account, positions, open orders; then the look back (the equity curve at most once a minute,
+        the fills for the blotter and P&L after a fill): a failure there is a note, not a stale view."""
         session, kind = self._session, self._kind
         try:
             raw_account, raw_positions = session.account_raw(account=kind)
             orders = session.open_orders_raw(account=kind)
-            curve: list[list[float]] | None = None
-            if time.monotonic() - self._history_at >= HISTORY_EVERY_S:
-                period, timeframe = CURVES[self.curve_period]
-                history = session.portfolio_history(period, timeframe, account=kind)
-                self._history_at = time.monotonic()
-                curve = [
-                    [t.value // 1_000_000, float(e), float(d)]
-                    for t, e, d in zip(history.index, history.equity, history.drawdown, strict=True)
-                ]
-            fills = pnl = None
-            if self._fills_due:
-                self._fills_due = False
-                raw_fills = session.trading_activities("FILL", account=kind)
-                fills = fill_rows(fills_frame(raw_fills))
-                prices = {p["symbol"]: float(p["current_price"] or 0) for p in raw_positions}
-                frame = pnl_frame(raw_fills, prices)
-                pnl = [
-                    {"symbol": str(sym), **{k: jsonable(v) for k, v in row.items()}}
-                    for sym, row in frame.iterrows()
-                ]
-            return raw_account, raw_positions, orders, curve, fills, pnl
         except Exception as err:  # shown in the view, kept on the session
             return (err,)
+        try:
+            curve, fills, pnl = self._look_back(raw_positions)
+            note = ""
+        except Exception as err:
+            curve = fills = pnl = None
+            note = f"equity curve or fills not updated: {type(err).__name__}: {err}"
+        return raw_account, raw_positions, orders, curve, fills, pnl, note
+
+    def _look_back(self, raw_positions: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+        from ..trading.history import fills_frame, pnl_frame
+
+        session, kind = self._session, self._kind
+        curve: list[list[float]] | None = None
+        if time.monotonic() - self._history_at >= HISTORY_EVERY_S:
+            period, timeframe = CURVES[self.curve_period]
+            history = session.portfolio_history(period, timeframe, account=kind)
+            self._history_at = time.monotonic()
+            curve = [
+                [t.value // 1_000_000, float(e), float(d)]
+                for t, e, d in zip(history.index, history.equity, history.drawdown, strict=True)
+            ]
+        fills = pnl = None
+        if self._fills_due:
+            self._fills_due = False
+            try:
+                raw_fills = session.trading_activities("FILL", account=kind)
+            except Exception:
+                self._fills_due = True  # try again at the next refresh
+                raise
+            fills = fill_rows(fills_frame(raw_fills))
+            prices = {p["symbol"]: float(p["current_price"] or 0) for p in raw_positions}
+            frame = pnl_frame(raw_fills, prices)
+            pnl = [
+                {"symbol": str(sym), **{k: jsonable(v) for k, v in row.items()}}
+                for sym, row in frame.iterrows()
+            ]
+        return curve, fills, pnl
 
     def _apply(self, fetched: tuple[Any, ...]) -> None:
         if len(fetched) == 1:
@@ -224,7 +238,7 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
             with self.hold_sync():
                 self.status, self.message = "stale", f"{type(err).__name__}: {err}"
             return
-        raw_account, raw_positions, raw_orders, curve, fills, pnl = fetched
+        raw_account, raw_positions, raw_orders, curve, fills, pnl, note = fetched
         mode = self._session.mode if (self._kind or self._session.default_account) != "live" else "live"
         card = Account.from_alpaca(raw_account, "live" if mode == "live" else mode).to_dict()
         with self.hold_sync():
@@ -236,6 +250,8 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
                 self.fills, self.pnl = fills, pnl or []
             self.updated = dt.datetime.now().strftime("%H:%M:%S")
             self.status = "live"
+            if note or self.message.startswith("equity curve or fills not updated"):
+                self.message = note
         self._refresh_ok = True
         self._follow_quotes(tuple(sorted(p["symbol"] for p in raw_positions)))
 

@@ -177,17 +177,16 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
     def _propose(self, order_id: Any, field: Any, price: Any) -> None:
         """A line was dragged: check it, and show what a confirm would send (nothing is sent)."""
         order = next((o for o in self.orders if o["id"] == order_id), None)
-        ok = (
-            isinstance(price, int | float)
-            and not isinstance(price, bool)
-            and math.isfinite(price)
-            and price > 0
-        )
-        if order is None or field not in ("limit_price", "stop_price") or order.get(field) is None or not ok:
+        new = _price_of(price)
+        if (
+            order is None
+            or field not in ("limit_price", "stop_price")
+            or order.get(field) is None
+            or new is None
+        ):
             self._proposal, self.proposal = None, {}
             self.message = "refused: that is not a line of an open order shown here, or not a price"
             return
-        new = round(float(price), 2 if price >= 1 else 4)
         live = (self._account or self._session.default_account) == "live"
         kind = "limit" if field == "limit_price" else "stop"
         text = (f"Replace {order['side'].upper()} {order['qty']:g} {self.symbol} {kind} "
@@ -247,6 +246,20 @@ def _pack(rows: list[list[float]], width: int) -> bytes:
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, width)
     arr[:, 0] /= 1e6
     return np.ascontiguousarray(arr.T).tobytes()
+
+
+def _price_of(value: Any) -> float | None:
+    """A price from the browser, on Alpaca's increments (cents from $1, 1/100 cent below), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        price = float(value)
+    except OverflowError:  # JSON can carry a 400-digit integer
+        return None
+    if not math.isfinite(price) or not 0 < price < 1e7:
+        return None
+    rounded = round(price, 2 if price >= 1 else 4)
+    return rounded if rounded > 0 else None
 
 
 def _fill_rows(fills: list[Any]) -> list[list[float]]:

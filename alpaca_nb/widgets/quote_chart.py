@@ -128,11 +128,20 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         if isinstance(max_rate, bool) or not isinstance(max_rate, int | float) or not max_rate > 0:
             raise ValidationError("max_rate must be a positive number of updates per second")
         max_rate = min(float(max_rate), MAX_RATE)
+        session = session or current_session()
+        # REST first (the window's history, your fills and orders): a failure leaves no widget open.
+        start = time.time_ns() - int(window_s * 1e9)
+        channels = ["quotes", *(["bars"] if bars else [])]
+        seeded = {c: fetch_records(session.market_data, c, dict.fromkeys(syms, start)) for c in channels}
+        import pandas as pd
+
+        overlay = TradesOverlay(session, syms, None, since=pd.Timestamp(start, tz="UTC"))
+        overlay.refresh()
         super().__init__(
             symbols=syms, window_s=window_s, show_trades=trades, show_bars=bars,
             title=", ".join(syms) + " · bid/ask",
         )  # fmt: skip
-        self._session = session or current_session()
+        self._session = session
         self._hub = self._session.stream
         self._series = {s: _Series() for s in syms}
         self._lock = threading.Lock()  # the series
@@ -142,15 +151,11 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         self._frames = 0
         self._reconnects_seen = self._hub.stats()["reconnects"]
         self._backfilling = threading.Event()  # set while a gap is fetched: newer points wait for it
-
-        self._seed()
-        import pandas as pd
-
-        since = pd.Timestamp(time.time_ns() - int(window_s * 1e9), tz="UTC")
-        self._trades = TradesOverlay(self._session, syms, None, since=since)  # your fills and orders
-        self._trades.refresh()
-        self.orders = self._trades.take_orders() or []
-        self._update_token = self._hub.on_trade_update(self._trades.on_update)
+        for channel, fetched in seeded.items():
+            self._on_batch([(channel, symbol, p) for symbol, points in fetched.items() for p in points])
+        self._trades = overlay  # your fills and orders
+        self.orders = overlay.take_orders() or []
+        self._update_token = self._hub.on_trade_update(overlay.on_update)
         self.on_msg(self._on_front_end)
         self._quote_token = self._hub.subscribe(
             quotes=syms, trades=syms if trades else (), bars=syms if bars else (), callback=self._on_batch
@@ -166,13 +171,6 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
                 one = series.get(symbol)
                 if one is not None and one.accept(channel, item[0]):
                     one.pending[channel].append(_shape(channel, item))
-
-    def _seed(self) -> None:
-        """The window's history from REST (every page), before the live stream takes over."""
-        start = time.time_ns() - int(self.window_s * 1e9)
-        for channel in self._rest_channels():
-            fetched = fetch_records(self._session.market_data, channel, dict.fromkeys(self.symbols, start))
-            self._on_batch([(channel, symbol, p) for symbol, points in fetched.items() for p in points])
 
     def _rest_channels(self) -> list[str]:
         return ["quotes", *(["bars"] if self.show_bars else [])]
@@ -258,8 +256,8 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
                     series.pending[c] = []
         return _encode(taken, "extend")  # type: ignore[arg-type]
 
-    def _on_front_end(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
-        if answer_plotly(self, content):
+    def _on_front_end(self, _: Any, content: Any, buffers: list[bytes]) -> None:
+        if not isinstance(content, dict) or answer_plotly(self, content):
             return
         if content.get("type") == "ready":
             with self._send_lock:
