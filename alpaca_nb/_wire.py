@@ -19,30 +19,93 @@ from .errors import ValidationError
 # ----- asset classes ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class AssetClass:
-    """What differs between asset classes on the wire and in the order rules."""
+    """What differs between asset classes on the wire and in the order rules.
 
+    The data and stream layers look everything up here: a new asset class is an entry below plus its
+    own files (data, a feed, the simulator's market and routes), not ``if crypto`` branches."""
+
+    key: str  # our short name: "stock", "crypto"
     name: str  # Alpaca's ``class`` of an asset
     label: str  # what a one-line error calls a symbol of this class
     symbol: re.Pattern[str]
-    data_prefix: str  # market-data REST path prefix (after /v2)
+    data_version: str  # market-data REST version: /v2/stocks/…, /v1beta3/crypto/us/…
+    data_prefix: str  # market-data REST path prefix, after the version
+    latest_words: tuple[str, str]  # ("quotes", "latest") → /stocks/quotes/latest; crypto: latest/quotes
+    snapshots_key: str | None  # crypto wraps snapshots in {"snapshots": …}; stocks do not
+    volume_dtype: str  # bars' volume column: int64 shares, float64 coins
+    feeds: tuple[str, ...]  # the `feed=` values its data takes (empty: none)
     order_types: tuple[str, ...]
     time_in_force: tuple[str, ...]
+    notional: tuple[tuple[str, ...], tuple[str, ...]]  # (order types, times in force) notional orders take
+    shortable: bool  # may an order sell what is not held (if the asset allows)
+    keyless_data: bool  # market data needs no keys (crypto on Alpaca)
+    extended_hours: bool  # has sessions outside regular hours (crypto trades around the clock)
+    unit: str  # what a quantity counts in a confirmation: "shares"; "" for coins ("0.5 BTC/USD")
+    price_places: int | None = None  # fixed decimals of prices; None: equity cents/sub-cents rule
+    max_notional: float | None = None  # Alpaca's own cap on one order's value ($200k for crypto)
 
     def price_step_ok(self, price: Decimal) -> bool:
-        """Alpaca's minimum price increments for equities: cents from $1, hundredths of a cent below."""
+        """Prices on Alpaca's increments: equities cents from $1 and hundredths of a cent below; crypto
+        prices as fine as ``price_places`` (the asset's own ``price_increment`` is checked with the asset)."""
         places = -price.as_tuple().exponent  # type: ignore[operator]
+        if self.price_places is not None:
+            return places <= self.price_places
         return places <= (2 if price >= 1 else 4)
+
+    def data_path(self, what: str) -> str:
+        """``"bars"`` → ``/stocks/bars``; ``"latest/quotes"`` → ``/stocks/quotes/latest`` (stocks) or
+        ``/crypto/us/latest/quotes`` (crypto): Alpaca's word order differs between classes."""
+        if what.startswith("latest/"):
+            channel = what.split("/", 1)[1]
+            what = f"latest/{channel}" if self.latest_words[0] == "latest" else f"{channel}/latest"
+        return f"{self.data_prefix}/{what}"
+
+    def position_symbol(self, symbol: str) -> str:
+        """Positions are keyed without the slash (``BTCUSD``) though orders carry ``BTC/USD``."""
+        return symbol.replace("/", "")
 
 
 STOCK = AssetClass(
+    key="stock",
     name="us_equity",
     label="stock symbol",
     symbol=re.compile(r"^[A-Z][A-Z0-9.]{0,9}$"),
+    data_version="v2",
     data_prefix="/stocks",
+    latest_words=("quotes", "latest"),
+    snapshots_key=None,
+    volume_dtype="int64",
+    feeds=("iex", "sip", "otc", "boats", "delayed_sip"),
     order_types=("market", "limit", "stop", "stop_limit", "trailing_stop"),
     time_in_force=("day", "gtc", "opg", "cls", "ioc", "fok"),
+    notional=(("market",), ("day",)),
+    shortable=True,
+    keyless_data=False,
+    extended_hours=True,
+    unit="shares",
 )
-ASSET_CLASSES: dict[str, AssetClass] = {"stock": STOCK}
+CRYPTO = AssetClass(
+    key="crypto",
+    name="crypto",
+    label="crypto pair",
+    symbol=re.compile(r"^[A-Z0-9]{2,10}/[A-Z]{3,5}$"),
+    data_version="v1beta3",
+    data_prefix="/crypto/us",
+    latest_words=("latest", "quotes"),
+    snapshots_key="snapshots",
+    volume_dtype="float64",
+    feeds=(),
+    order_types=("market", "limit", "stop_limit"),
+    time_in_force=("gtc", "ioc"),
+    notional=(("market", "limit"), ("gtc", "ioc")),
+    shortable=False,
+    keyless_data=True,
+    extended_hours=False,
+    unit="",
+    price_places=9,
+    max_notional=200_000.0,
+)
+ASSET_CLASSES: dict[str, AssetClass] = {"stock": STOCK, "crypto": CRYPTO}
 
 
 def asset_class(symbol: str) -> AssetClass:
@@ -54,14 +117,18 @@ def asset_class(symbol: str) -> AssetClass:
 
 
 def normalize_symbol(raw: Any) -> str:
-    """``" aapl "`` → ``"AAPL"``; anything that is no asset class's symbol → ValidationError."""
+    """``" aapl "`` → ``"AAPL"``, ``"btc/usd"`` → ``"BTC/USD"``; anything that is no asset class's
+    symbol → ValidationError."""
     if not isinstance(raw, str) or not raw.isascii():  # "ſpy".upper() is "SPY": not a symbol anyone typed
-        raise ValidationError(f"not a valid stock symbol: {raw!r}")
+        raise ValidationError(f"not a valid symbol: {raw!r}")
     symbol = raw.strip().upper()
     for cls in ASSET_CLASSES.values():
         if cls.symbol.match(symbol):
             return symbol
-    raise ValidationError(f"not a valid stock symbol: {raw!r}")
+    hint = (
+        " (crypto pairs are written with a slash, e.g. 'BTC/USD')" if "/" in symbol or "-" in symbol else ""
+    )
+    raise ValidationError(f"not a valid stock symbol or crypto pair: {raw!r}{hint}")
 
 
 def normalize_symbols(symbols: str | Sequence[str]) -> tuple[list[str], bool]:
@@ -76,6 +143,17 @@ def normalize_symbols(symbols: str | Sequence[str]) -> tuple[list[str], bool]:
         if sym not in out:
             out.append(sym)
     return out, single
+
+
+def one_class(symbols: Sequence[str]) -> AssetClass:
+    """The one asset class of ``symbols`` (normalised); a list that mixes classes is refused: each class
+    has its own routes, limits and frame schema."""
+    classes = {asset_class(s).key: asset_class(s) for s in symbols}
+    if len(classes) > 1:
+        by = {k: [s for s in symbols if asset_class(s).key == k] for k in classes}
+        parts = "; ".join(f"{c.label}s {', '.join(by[k])}" for k, c in classes.items())
+        raise ValidationError(f"one asset class per call: {parts} (ask for each separately)")
+    return next(iter(classes.values()))
 
 
 def to_decimal(name: str, value: Any) -> Decimal:
@@ -115,6 +193,15 @@ class Bar(NamedTuple):
     vwap: float
 
 
+class BookUpdate(NamedTuple):
+    """One ``orderbooks`` message: changed levels (size 0 removes one); ``reset``: the whole book."""
+
+    t_ns: int
+    bids: list[tuple[float, float]]
+    asks: list[tuple[float, float]]
+    reset: bool
+
+
 # Alpaca's short keys → our names. REST and stream messages use the same keys.
 QUOTE_KEYS = {"t": "timestamp", "bp": "bid_price", "bs": "bid_size", "bx": "bid_exchange", "ap": "ask_price",
               "as": "ask_size", "ax": "ask_exchange", "c": "conditions", "z": "tape"}  # fmt: skip
@@ -145,8 +232,20 @@ def bar_of(msg: dict[str, Any], t_ns: int) -> Bar:
     return _new(Bar, (t_ns, get("o"), get("h"), get("l"), get("c"), get("v"), get("n"), get("vw")))
 
 
+def book_update_of(msg: dict[str, Any], t_ns: int) -> BookUpdate:
+    """``{"T":"o","b":[{"p","s"}],"a":[…],"r":true?}`` → ``BookUpdate`` (a missing side is empty)."""
+    bids = [(float(x["p"]), float(x["s"])) for x in msg.get("b") or ()]
+    asks = [(float(x["p"]), float(x["s"])) for x in msg.get("a") or ()]
+    return _new(BookUpdate, (t_ns, bids, asks, bool(msg.get("r"))))
+
+
 # The stream's message types (``T``) → channel, and the record each becomes.
-RECORDS = {"q": ("quotes", quote_of), "t": ("trades", trade_of), "b": ("bars", bar_of)}
+RECORDS = {
+    "q": ("quotes", quote_of),
+    "t": ("trades", trade_of),
+    "b": ("bars", bar_of),
+    "o": ("orderbooks", book_update_of),
+}
 
 
 def expand(row: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ DATA_URL = "https://data.alpaca.markets"
 DATA_STREAM_URL = "wss://stream.data.alpaca.markets/v2/{feed}"
 PAPER_TRADING_STREAM_URL = "wss://paper-api.alpaca.markets/stream"
 LIVE_TRADING_STREAM_URL = "wss://api.alpaca.markets/stream"
+CRYPTO_STREAM_PATH = "/v1beta3/crypto/us"
 
 
 class Secret:
@@ -116,6 +117,15 @@ class Endpoints:
     data: str
     data_stream: str
     trading_stream: str
+    crypto_stream: str = ""  # "" → derived from data_stream (``/v2/<feed>`` → ``/v1beta3/crypto/us``)
+
+    @property
+    def crypto_data_stream(self) -> str:
+        """The crypto market-data stream (one per session, beside the stock one)."""
+        if self.crypto_stream:
+            return self.crypto_stream
+        head, sep, _ = self.data_stream.rpartition("/v2/")
+        return f"{head}{CRYPTO_STREAM_PATH}" if sep else self.data_stream.rstrip("/") + CRYPTO_STREAM_PATH
 
 
 @dataclass(frozen=True, slots=True)

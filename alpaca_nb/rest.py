@@ -184,6 +184,7 @@ SHAPES: tuple[tuple[frozenset[str], re.Pattern[str], type, tuple[str, ...]], ...
         ("GET", r"/clock", dict, ("is_open",)),
         ("GET", r"/calendar", list, ()),
         ("GET", r"/stocks/.+", dict, ()),
+        ("GET", r"/crypto/.+", dict, ()),
     )
 )
 
@@ -263,6 +264,12 @@ class _MaskedHeaders(dict[str, str]):
         return "{headers: '****'}"
 
     __str__ = __repr__
+
+
+def _headers(client: Any) -> _MaskedHeaders:
+    """alpaca-py's headers for ``client``, without the ``None`` ones a keyless crypto client makes
+    (requests drops them; urllib3 would send ``None``)."""
+    return _MaskedHeaders({k: v for k, v in client._get_default_headers().items() if v is not None})
 
 
 class SafeRESTMixin:
@@ -369,7 +376,7 @@ class SafeRESTMixin:
             response = self._session.request(
                 method,
                 url,
-                headers=_MaskedHeaders(self._get_default_headers()),  # type: ignore[attr-defined]
+                headers=_headers(self),
                 allow_redirects=False,
                 timeout=self._anb_timeout,
                 **session_verify(self._session),
@@ -594,7 +601,7 @@ class PipelinedGets:
             try:
                 if self._conn is None:
                     self._conn = self._connector.open()
-                headers = _MaskedHeaders(self._client._get_default_headers())  # type: ignore[attr-defined]
+                headers = _headers(self._client)
                 headers.update(ACCEPT_COMPRESSED)
                 if self._connector.proxy is not None and not self._connector.https:
                     headers.update(self._connector.proxy_headers)  # asked of the proxy itself

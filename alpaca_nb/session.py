@@ -19,7 +19,16 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._wire import Quote, normalize_symbol, quote_of
+from ._wire import (
+    STOCK,
+    AssetClass,
+    Quote,
+    asset_class,
+    normalize_symbol,
+    normalize_symbols,
+    one_class,
+    quote_of,
+)
 from .config import AccountConfig, AccountKind, Mode
 from .errors import (
     ConfigurationError,
@@ -100,7 +109,7 @@ class Session:
         self._limiters = {kind: RateLimiter(rate_limit) for kind in self._accounts}
         self._clients: dict[AccountKind, SafeTradingClient] = {}
         self._data: SafeDataClient | None = None
-        self._more_data: dict[AccountKind, SafeDataClient] = {}
+        self._more_data: dict[tuple[str, AccountKind], Any] = {}  # (asset class, account) → data client
         self._stream: StreamHub | None = None
         self._assets: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._closed = False
@@ -211,17 +220,34 @@ class Session:
             )
         return self._data
 
-    def _data_for(self, kind: AccountKind) -> SafeDataClient:
-        """The data client on ``kind``'s own market-data server (the shared one when it is the same)."""
-        default = self.market_data
-        config = self._accounts[kind]
-        if config.endpoints.data == self._accounts[self._data_kind()].endpoints.data:
-            return default
-        if kind not in self._more_data:
-            from .data import SafeDataClient
+    def _data_for(self, kind: AccountKind, asset: AssetClass = STOCK) -> Any:
+        """The ``asset`` class's data client on ``kind``'s own market-data server (the shared one when
+        it is the same)."""
+        if asset is STOCK:
+            default = self.market_data
+            config = self._accounts[kind]
+            if config.endpoints.data == self._accounts[self._data_kind()].endpoints.data:
+                return default
+        if (asset.key, kind) not in self._more_data:
+            from .data import SafeCryptoDataClient, SafeDataClient
 
-            self._more_data[kind] = SafeDataClient(config, timeout=self.timeout, limiter=self._limiters[kind])
-        return self._more_data[kind]
+            config = self._accounts[kind]
+            trading = self.client(kind) if kind == "paper" or self._allow_live else None
+            options = {"timeout": self.timeout, "limiter": self._limiters[kind]}
+            if asset is STOCK:
+                client: Any = SafeDataClient(config, **options)
+            else:
+                client = SafeCryptoDataClient(config, trading=trading, **options)
+            self._more_data[(asset.key, kind)] = client
+        return self._more_data[(asset.key, kind)]
+
+    def data_client(self, symbols: str | Sequence[str], *, account: str | None = None) -> Any:
+        """The market-data client for ``symbols``' asset class (stocks, crypto); a mix is refused.
+
+        Widgets and the data layer ask here; ``market_data`` stays the stock client."""
+        syms, _ = normalize_symbols(symbols)
+        kind = self._data_kind() if account is None else self._account(account).kind
+        return self._data_for(kind, one_class(syms))
 
     @property
     def stream(self) -> StreamHub:
@@ -301,25 +327,51 @@ class Session:
 
         options: dict[str, Any] = {"limit": limit, "feed": feed, "adjustment": adjustment, "sort": sort,
                                    "tz": tz, "progress": progress}  # fmt: skip
-        return self._remember(lambda: fetch_bars(self.market_data, symbols, timeframe, start, end, **options))
+        return self._remember(
+            lambda: fetch_bars(self.data_client(symbols), symbols, timeframe, start, end, **options)
+        )
 
     def latest_quotes(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
         """The latest bid/ask per symbol (index: symbol)."""
         from .data import fetch_latest
 
-        return self._remember(lambda: fetch_latest(self.market_data, "quotes", symbols, feed))
+        return self._remember(lambda: fetch_latest(self.data_client(symbols), "quotes", symbols, feed))
 
     def latest_trades(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
         """The latest trade per symbol (index: symbol)."""
         from .data import fetch_latest
 
-        return self._remember(lambda: fetch_latest(self.market_data, "trades", symbols, feed))
+        return self._remember(lambda: fetch_latest(self.data_client(symbols), "trades", symbols, feed))
 
     def snapshots(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
         """Price, bid/ask, today's bar and the change since the previous close, per symbol."""
         from .data import fetch_snapshots
 
-        return self._remember(lambda: fetch_snapshots(self.market_data, symbols, feed))
+        return self._remember(lambda: fetch_snapshots(self.data_client(symbols), symbols, feed))
+
+    def records(self, channel: str, since_ns: dict[str, int]) -> dict[str, list[Any]]:
+        """Every quote (or minute bar) of each symbol after its own ``since_ns``, all pages, oldest
+        first, as ``_wire`` records: a chart's seed and gap backfill. Symbols of several asset classes
+        are asked of each class's routes."""
+        from .data import fetch_records
+
+        groups: dict[str, dict[str, int]] = {}
+        for symbol, since in since_ns.items():
+            groups.setdefault(asset_class(normalize_symbol(symbol)).key, {})[symbol] = since
+        out: dict[str, list[Any]] = {}
+        for group in groups.values():
+            client = self.data_client(list(group))
+            out.update(self._remember(lambda c=client, g=group: fetch_records(c, channel, g)))  # type: ignore[misc]
+        return out
+
+    def orderbook(self, symbol: str, *, depth: int | None = None) -> pd.DataFrame:
+        """The latest order book of a crypto pair: ``side`` (bid/ask), ``price``, ``size``, best first.
+
+        >>> s.orderbook("BTC/USD", depth=10)
+        """
+        from .data import fetch_orderbook
+
+        return self._remember(lambda: fetch_orderbook(self.data_client(symbol), symbol, depth))
 
     def quote(self, symbol: str, *, account: str | None = None) -> tuple[Quote | None, str]:
         """The freshest quote the kernel has for ``symbol`` and where it came from ("stream" or "REST").
@@ -337,8 +389,10 @@ class Session:
             latest = hub.latest_quote(symbol)
             if latest is not None and time.time_ns() - latest.t_ns <= QUOTE_MAX_AGE_S * 1e9:
                 return latest, "stream"
-        data = self._data_for(config.kind)
-        payload = self._remember(lambda: data.get_json("/stocks/quotes/latest", {"symbols": symbol}))
+        asset = asset_class(symbol)
+        data = self._data_for(config.kind, asset)
+        path = asset.data_path("latest/quotes")
+        payload = self._remember(lambda: data.get_json(path, {"symbols": symbol}))
         row = ((payload or {}).get("quotes") or {}).get(symbol)
         if not row:
             return None, "REST had no quote"
@@ -724,6 +778,8 @@ class Session:
         if not raw:
             raise ValidationError("give the symbol (or asset id) of the position to close")
         key = raw if _is_uuid(raw) else normalize_symbol(raw)  # an asset id keeps its case
+        if not _is_uuid(raw):
+            key = asset_class(key).position_symbol(key)  # crypto positions are keyed BTCUSD
         q, pct = number("qty", qty), number("percentage", percentage)
         if q is not None and pct is not None:
             raise ValidationError("give qty or percentage, not both")
@@ -825,12 +881,15 @@ class _MarketView:
     def quote(self, symbol: str) -> tuple[Quote | None, str]:
         return self._session.quote(symbol, account=self._client.account_kind)
 
-    def buying_power(self) -> float:
-        return float((self._client.get_json("/account") or {}).get("buying_power") or 0.0)
+    def buying_power(self, non_marginable: bool = False) -> float:
+        account = self._client.get_json("/account") or {}
+        key = "non_marginable_buying_power" if non_marginable else "buying_power"
+        return float(account.get(key) or account.get("buying_power") or 0.0)
 
     def position_qty(self, symbol: str) -> float:
+        key = asset_class(symbol).position_symbol(symbol)  # crypto positions: BTCUSD
         try:
-            return float(self._client.get_json(f"/positions/{symbol}")["qty"])
+            return float(self._client.get_json(f"/positions/{key}")["qty"])
         except NotFoundError:
             return 0.0
 

@@ -74,11 +74,11 @@ def run_variant(variant: str, base: str, key: str, secret: str, end: str) -> dic
 
     if variant.startswith("ours"):
         import alpaca_nb as anb
-        import alpaca_nb.data
+        import alpaca_nb.data.pages
         from alpaca_nb.config import Endpoints
 
         if variant != "ours":  # "ours1", "ours3": another number of page chains, for comparison
-            alpaca_nb.data.CHAINS = int(variant[4:])
+            alpaca_nb.data.pages.CHAINS = int(variant[4:])
         where = Endpoints(base, base, base, base)
         session = anb.connect("paper", api_key=key, secret_key=secret, endpoints={"paper": where},
                               rate_limit=None, timeout=120, quiet=True)  # fmt: skip

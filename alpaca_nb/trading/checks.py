@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from alpaca.trading.requests import OrderRequest
 
-from .._wire import Quote
+from .._wire import Quote, asset_class
 from ..errors import PreTradeRefusal, ValidationError
 
 
@@ -32,7 +33,7 @@ class MarketView(Protocol):
 
     def asset(self, symbol: str) -> dict[str, Any]: ...
     def quote(self, symbol: str) -> tuple[Quote | None, str]: ...  # (quote, where it came from)
-    def buying_power(self) -> float: ...
+    def buying_power(self, non_marginable: bool = False) -> float: ...
     def position_qty(self, symbol: str) -> float: ...
     def working_qty(self, symbol: str) -> tuple[float, float]: ...  # open (buy, sell) shares not yet filled
 
@@ -78,7 +79,10 @@ class CheckedOrder:
         """``BUY 3 shares KO, estimated $150.00`` — what a confirmation restates."""
         r = self.request
         side = getattr(r.side, "value", r.side)
-        amount = f"{r.qty:g} shares" if r.qty is not None else f"${r.notional or 0:,.2f} of"
+        unit = asset_class(str(r.symbol)).unit
+        amount = (
+            f"{r.qty:g}{' ' + unit if unit else ''}" if r.qty is not None else f"${r.notional or 0:,.2f} of"
+        )
         kind = getattr(r.type, "value", r.type)
         klass = getattr(r.order_class, "value", r.order_class) or "simple"
         extra = f" ({klass})" if klass not in ("simple", "") else ""
@@ -120,12 +124,20 @@ def _price(request: OrderRequest, view: MarketView, side: str) -> tuple[float | 
 def check_order(request: OrderRequest, view: MarketView, limits: Limits, account: str) -> CheckedOrder:
     """Apply the policy to ``request``; the checked order, or ``PreTradeRefusal``."""
     symbol, side = str(request.symbol), str(_value(request, "side"))
+    cls = asset_class(symbol)
     asset = view.asset(symbol)
+    real = str(asset.get("symbol") or symbol)
+    if real != symbol or asset.get("class", cls.name) != cls.name:
+        hint = f": write {real}" if "/" in real else ""
+        raise PreTradeRefusal(
+            f"refused: {symbol} is not a {cls.label} but {real} ({asset.get('class')}){hint}"
+        )
     if asset.get("status", "active") != "active" or not asset.get("tradable"):
         raise PreTradeRefusal(f"refused: {symbol} is not tradable")
     qty, notional = request.qty, request.notional
     if (notional is not None or (qty is not None and qty != int(qty))) and not asset.get("fractionable"):
         raise PreTradeRefusal(f"refused: {symbol} is not fractionable: use a whole quantity")
+    _check_steps(request, asset, symbol)
     needs_price = qty is not None or limits.max_position is not None
     price, source = _price(request, view, side) if needs_price else (None, "notional")
     if needs_price and price is None:
@@ -160,16 +172,55 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
             raise PreTradeRefusal(f"refused: {symbol} is not shortable (you hold {held:g})")
         if short != int(short):
             raise PreTradeRefusal("refused: fractional shares cannot be sold short")
+    if cls.max_notional is not None and estimate > cls.max_notional:
+        raise PreTradeRefusal(
+            f"refused: estimated ${estimate:,.2f} exceeds Alpaca's ${cls.max_notional:,.0f} "
+            f"per {cls.label} order"
+        )
     cost = estimate if side == "buy" else short * (price or 0.0)
     if side == "buy" and held < 0:  # covering a short frees what it reserved
         cost = max(0.0, cost - min(-held, shares) * (price or 0.0))
     if cost > 0:
-        buying_power = view.buying_power()
+        buying_power = view.buying_power() if cls.shortable else view.buying_power(non_marginable=True)
         if cost > buying_power + 1e-9:
             raise PreTradeRefusal(
                 f"refused: estimated ${cost:,.2f} exceeds buying power ${buying_power:,.2f}"
             )
     return CheckedOrder(request, account, round(estimate, 2), price, source)
+
+
+def _check_steps(request: OrderRequest, asset: dict[str, Any], symbol: str) -> None:
+    """An asset's own increments (crypto: ``min_order_size``, ``min_trade_increment``,
+    ``price_increment``, decimal strings): a quantity below the minimum or off its step, a price off
+    its step, is refused here rather than by the broker."""
+    smallest, step, tick = (
+        _dec(asset.get(k)) for k in ("min_order_size", "min_trade_increment", "price_increment")
+    )
+    qty = None if request.qty is None else Decimal(repr(float(request.qty)))
+    if qty is not None and smallest and qty < smallest:
+        raise PreTradeRefusal(
+            f"refused: {qty.normalize():f} {symbol} is below its minimum order size {smallest:f}"
+        )
+    if qty is not None and step and qty % step:
+        raise PreTradeRefusal(
+            f"refused: {qty.normalize():f} {symbol} is not a multiple of its increment {step:f}"
+        )
+    for name in ("limit_price", "stop_price"):
+        value = getattr(request, name, None)
+        if value is not None and tick and Decimal(repr(float(value))) % tick:
+            raise PreTradeRefusal(
+                f"refused: {name} {value:g} is not a multiple of {symbol}'s price increment {tick:f}"
+            )
+    if request.notional is not None and float(request.notional) < 1 and smallest:
+        raise PreTradeRefusal(f"refused: a {symbol} order must be worth at least $1")
+
+
+def _dec(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() and number > 0 else None
 
 
 def check_replace(

@@ -71,12 +71,26 @@ def _price(name: str, value: Any, symbol: str, *, required: bool = False) -> flo
     if price is None:
         return None
     cls = asset_class(symbol)
-    for places in range(0, 5):
+    for places in range(0, (cls.price_places or 4) + 1):
         rounded = round(price, places)
         if abs(rounded - price) <= 1e-9 * max(1.0, price) and cls.price_step_ok(to_decimal(name, rounded)):
             return rounded
-    step = "2 decimals at $1 and above" if price >= 1 else "4 decimals below $1"
+    step = (
+        f"{cls.price_places} decimals" if cls.price_places is not None
+        else "2 decimals at $1 and above" if price >= 1 else "4 decimals below $1"
+    )  # fmt: skip
     raise ValidationError(f"{name} {price!r} is finer than Alpaca's price increments ({step})")
+
+
+def _places(name: str, value: float | None, cls: Any) -> float | None:
+    """Crypto quantities go to at most 9 decimals (Alpaca's rule); float noise (``0.1 + 0.2``) is
+    forgiven, a real tenth decimal is refused. Stocks are left as they are."""
+    if value is None or cls.price_places is None:
+        return value
+    rounded = round(value, cls.price_places)
+    if rounded <= 0 or abs(rounded - value) > 1e-12 * max(1.0, value):
+        raise ValidationError(f"{name} {value!r} has more than {cls.price_places} decimals")
+    return rounded
 
 
 def _leg(name: str, value: Any, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -118,12 +132,16 @@ def build_order_request(
     side = choice("side", side, SIDES)
     kind = choice("type", type, cls.order_types)
     tif = choice("time_in_force", time_in_force, cls.time_in_force)
-    klass = choice("order_class", order_class or "simple", ORDER_CLASSES)
-    q, n = number("qty", qty), number("notional", notional)
+    klass = choice("order_class", order_class or "simple", ORDER_CLASSES if cls.shortable else ("simple",))
+    q, n = _places("qty", number("qty", qty), cls), _places("notional", number("notional", notional), cls)
     if (q is None) == (n is None):
         raise ValidationError("give exactly one of qty or notional")
-    if n is not None and (kind != "market" or tif != "day"):
-        raise ValidationError("notional orders must be market orders with time_in_force='day'")
+    kinds, tifs = cls.notional
+    if n is not None and (kind not in kinds or tif not in tifs):
+        raise ValidationError(
+            f"notional orders must be {' or '.join(kinds)} orders with time_in_force "
+            f"{' or '.join(repr(t) for t in tifs)}"
+        )
     # An OCO's limit is its take-profit's: alpaca-py lets the top-level one be left out.
     limit_needed = kind == "stop_limit" or (kind == "limit" and klass != "oco")
     prices = {
@@ -141,6 +159,8 @@ def build_order_request(
         raise ValidationError("trailing_stop orders need exactly one of trail_price or trail_percent")
     if kind != "trailing_stop" and given:
         raise ValidationError(f"{given[0]} only applies to trailing_stop orders")
+    if extended_hours and not cls.extended_hours:
+        raise ValidationError(f"extended_hours does not apply to {cls.label}s: they trade around the clock")
     if extended_hours and (kind != "limit" or tif not in ("day", "gtc")):
         raise ValidationError("extended_hours needs a limit order with time_in_force 'day' or 'gtc'")
     coid = client_order_id if client_order_id is not None else new_client_order_id()

@@ -23,7 +23,6 @@ import anywidget
 import numpy as np
 import traitlets
 
-from ..data import fetch_records
 from ..errors import ValidationError
 from .assets import stylesheet
 from .live import LiveWidget
@@ -132,7 +131,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         # REST first (the window's history, your fills and orders): a failure leaves no widget open.
         start = time.time_ns() - int(window_s * 1e9)
         channels = ["quotes", *(["bars"] if bars else [])]
-        seeded = {c: fetch_records(session.market_data, c, dict.fromkeys(syms, start)) for c in channels}
+        seeded = {c: session.records(c, dict.fromkeys(syms, start)) for c in channels}
         import pandas as pd
 
         overlay = TradesOverlay(session, syms, None, since=pd.Timestamp(start, tz="UTC"))
@@ -215,7 +214,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
             for channel in self._rest_channels():
                 with self._lock:
                     since = {sym: s.sent[channel] or s.last[channel] for sym, s in self._series.items()}
-                fetched = fetch_records(self._session.market_data, channel, since)
+                fetched = self._session.records(channel, since)
                 with self._lock:
                     for symbol, records in fetched.items():
                         series = self._series[symbol]

@@ -1,0 +1,72 @@
+"""Pages of a market-data answer, fetched ahead: ``fetch_pages`` over ``rest.PipelinedGets``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+from typing import Any
+
+from ..rest import PipelinedGets
+
+PAGE_LIMIT = 10_000
+_T_KEY = re.compile(rb'"t":')
+_TOKEN_RE = re.compile(rb'"next_page_token":\s*(null|"([^"]*)")')
+
+
+def next_token(body: bytes | memoryview) -> str | None:
+    """The page token, read from the end of the body without parsing it."""
+    m = _TOKEN_RE.search(body, max(0, len(body) - 2048))
+    if m is None:
+        m = _TOKEN_RE.search(body)
+    return m.group(2).decode() if m and m.group(2) is not None else None
+
+
+# ----- fetching ---------------------------------------------------------------------------------
+CHAINS = 3  # page chains fetched at once (benchmarks/bars.py: over a link, the others hide one's round trip)
+
+
+def fetch_pages(
+    client: Any,
+    path: str,
+    params: dict[str, Any],
+    limit: int | None,
+    count: Any,
+    *,
+    chains: int | None = None,
+) -> Generator[tuple[int, memoryview], None, None]:
+    """Yield ``(chain, body)`` for every page; each chain's next page is requested before its current one
+    is parsed.
+
+    Without a ``limit`` and with several symbols, the symbols are dealt into ``chains`` (default
+    ``CHAINS``) independent page
+    chains, each on its own connection with one request in flight: over a slow link, one chain's
+    round trip overlaps another's transfer (benchmarks/bars.py). Pages of one chain arrive in order;
+    a symbol lives in one chain only."""
+    symbols = str(params.get("symbols", "")).split(",")
+    k = 1 if limit is not None else max(1, min(chains or CHAINS, len(symbols)))
+    queries = [dict(params, symbols=",".join(symbols[i::k])) for i in range(k)] if k > 1 else [params]
+    connector = client._connector()
+    pipes = [PipelinedGets(client, connector) for _ in queries]
+    got = 0
+    try:
+        for pipe, query in zip(pipes, queries, strict=True):
+            pipe.send(path, dict(query, limit=min(PAGE_LIMIT, limit) if limit else PAGE_LIMIT))
+        active = list(range(k))
+        while active:
+            for i in list(active):
+                body = pipes[i].receive()
+                got += count(body) if limit is not None else 0
+                token = next_token(body)
+                if token is not None and (limit is None or got < limit):
+                    more = min(PAGE_LIMIT, limit - got) if limit else PAGE_LIMIT
+                    pipes[i].send(path, dict(queries[i], page_token=token, limit=more))
+                else:
+                    active.remove(i)
+                yield i, body
+    finally:
+        for pipe in pipes:
+            pipe.close()
+
+
+def count_items(body: bytes | memoryview) -> int:
+    return len(_T_KEY.findall(body))
