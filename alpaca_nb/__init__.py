@@ -23,6 +23,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AccountView",
     "BarChart",
+    "OrderBook",
     "OrderTicket",
     "QuoteChart",
     "Session",
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from ._connect import connect
     from .session import Session, current_session
     from .sim import Simulator
-    from .widgets import AccountView, BarChart, OrderTicket, QuoteChart
+    from .widgets import AccountView, BarChart, OrderBook, OrderTicket, QuoteChart
 
 _LAZY = {
     "Session": ("session", "Session"),
@@ -50,6 +51,7 @@ _LAZY = {
     "AccountView": ("widgets", "AccountView"),
     "BarChart": ("widgets", "BarChart"),
     "OrderTicket": ("widgets", "OrderTicket"),
+    "OrderBook": ("widgets", "OrderBook"),
     "errors": ("errors", None),
 }
 

@@ -233,11 +233,11 @@ class Session:
 
             config = self._accounts[kind]
             trading = self.client(kind) if kind == "paper" or self._allow_live else None
-            options = {"timeout": self.timeout, "limiter": self._limiters[kind]}
+            timeout, limiter = self.timeout, self._limiters[kind]
             if asset is STOCK:
-                client: Any = SafeDataClient(config, **options)
+                client: Any = SafeDataClient(config, timeout=timeout, limiter=limiter)
             else:
-                client = SafeCryptoDataClient(config, trading=trading, **options)
+                client = SafeCryptoDataClient(config, trading=trading, timeout=timeout, limiter=limiter)
             self._more_data[(asset.key, kind)] = client
         return self._more_data[(asset.key, kind)]
 
@@ -651,7 +651,7 @@ class Session:
         qty: float | str | None = None,
         side: str = "buy",
         type: str = "market",
-        time_in_force: str = "day",
+        time_in_force: str | None = None,
         *,
         notional: float | str | None = None,
         limit_price: float | str | None = None,
@@ -809,6 +809,7 @@ class Session:
                 "trading": config.endpoints.trading,
                 "data": config.endpoints.data,
                 "data_stream": config.endpoints.data_stream,
+                "crypto_stream": config.endpoints.crypto_data_stream,
                 "trading_stream": config.endpoints.trading_stream,
                 "request_budget": "unlimited" if limit is None else f"{remaining}/{limit} left this minute",
                 "locked": kind == "live" and not self._allow_live,
@@ -835,6 +836,9 @@ class Session:
             f"{st['state']}, {st['subscriptions']} subscriptions, {st['messages']} messages "
             f"({st['rate_per_s']}/s), {st['reconnects']} reconnects"
             + (f", last message {age:.1f} s ago" if age is not None else "")
+            + "".join(
+                f"; {k} feed {f['state']} ({f['reconnects']} reconnects)" for k, f in st["feeds"].items()
+            )
         )
 
     def orders_go_to(self) -> str:

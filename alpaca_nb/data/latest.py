@@ -120,8 +120,7 @@ def fetch_orderbook(client: Any, symbol: str, depth: int | None = None) -> pd.Da
         bids, asks = bids[:depth], asks[:depth]
     rows = [("bid", p, s) for p, s in bids] + [("ask", p, s) for p, s in asks]
     frame = pd.DataFrame(rows, columns=list(BOOK_COLUMNS)).astype({"price": "float64", "size": "float64"})
-    frame["timestamp"] = (
-        pd.to_datetime(book.get("t"), format="ISO8601", utc=True) if book.get("t") else pd.NaT
-    )
+    stamp = book.get("t")
+    frame["timestamp"] = pd.to_datetime(str(stamp), format="ISO8601", utc=True) if stamp else pd.NaT
     frame.attrs["symbol"] = syms[0]
     return frame

@@ -109,3 +109,21 @@ def _chart(magics: Any, args: argparse.Namespace) -> Any:
     from ..widgets import QuoteChart
 
     return QuoteChart(symbols_arg(args.symbols), window=args.window, trades=args.trades, bars=args.bars)
+
+
+def _book_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("symbol", help="a crypto pair, e.g. BTC/USD")
+    p.add_argument("--depth", type=int, default=20, help="levels a side (default 20, at most 100)")
+
+
+@subcommand(
+    "book",
+    "a live order book (depth ladder) of a crypto pair",
+    ["%alpaca book BTC/USD", "%alpaca book ETH/USD --depth 10"],
+    _book_args,
+    returns_data=True,
+)
+def _book(magics: Any, args: argparse.Namespace) -> Any:
+    from ..widgets import OrderBook
+
+    return OrderBook(args.symbol, depth=args.depth)

@@ -65,7 +65,10 @@ def format_status(status: dict[str, Any]) -> str:
     for kind, info in status["accounts"].items():
         lock = " (locked)" if info["locked"] else ""
         lines.append(f"{kind + lock:<13} trading {info['trading']}  data {info['data']}")
-        lines.append(f"{'':<13} streams {info['data_stream']}  {info['trading_stream']}")
+        lines.append(
+            f"{'':<13} streams {info['data_stream']}  {info.get('crypto_stream', '')}  "
+            f"{info['trading_stream']}"
+        )
         lines.append(f"{'':<13} requests {info['request_budget']}")
     limits = status.get("limits") or {}
     shown = ", ".join(f"{k} {v:g}" for k, v in limits.items() if v is not None) or "none"

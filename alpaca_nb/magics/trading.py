@@ -64,11 +64,11 @@ def _orders(magics: Any, args: argparse.Namespace) -> Any:
 
 
 def _trade_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("qty", help="shares (use --notional for dollars: then give 0 here)")
+    p.add_argument("qty", help="shares or coins (use --notional for dollars: then give 0 here)")
     p.add_argument("symbol")
     p.add_argument("--limit", help="limit price")
     p.add_argument("--stop", help="stop price")
-    p.add_argument("--tif", default="day", help="day, gtc, ioc, fok, opg, cls (default day)")
+    p.add_argument("--tif", default=None, help="day, gtc, ioc, fok, opg, cls (default: day; gtc for crypto)")
     p.add_argument("--notional", help="dollar amount instead of a quantity (market, day)")
     p.add_argument("--take-profit", help="exit limit price: with --stop-loss a bracket, alone an OTO")
     p.add_argument("--stop-loss", help="exit stop price: with --take-profit a bracket, alone an OTO")

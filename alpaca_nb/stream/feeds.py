@@ -1,5 +1,6 @@
-"""The connections: ``DataFeed`` (market data, one per session) and ``TradeFeed`` (trade updates, one per
-account the session trades on), both alpaca-py's streams with small subclasses.
+"""The connections: a data feed per asset class (``StockFeed`` on ``/v2/<feed>``, ``CryptoFeed`` on
+``/v1beta3/crypto/us``; one each per session, made on first use) and ``TradeFeed`` (trade updates, one
+per account the session trades on), all alpaca-py's streams with small subclasses.
 
 Liveness is by ping/pong, not by silence: alpaca-py's websockets client pings every ``ping_interval``
 and drops a connection whose pong does not come within ``ping_timeout``; alpaca-py then reconnects with
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 import websockets
-from alpaca.data.live import StockDataStream
+from alpaca.data.live import CryptoDataStream, StockDataStream
 from alpaca.trading.stream import TradingStream
 
 if TYPE_CHECKING:
@@ -25,8 +26,9 @@ def _keepalive(ping_interval: float) -> dict[str, Any]:
     return {"ping_interval": ping_interval, "ping_timeout": ping_interval, "max_queue": 1024}
 
 
-class DataFeed(StockDataStream):
-    """alpaca-py's market-data stream, reporting connections to the hub and handing it whole frames.
+class _DataFeedMixin:
+    """What every market-data feed adds to alpaca-py's stream: it reports connections to the hub
+    (as ``asset``'s feed) and hands it whole frames.
 
     ``_consume`` is replaced (benchmarks/stream.py): alpaca-py wraps every ``recv`` in
     ``asyncio.wait_for`` and awaits a handler per message, which caps ingestion near 90k quotes/s
@@ -35,29 +37,42 @@ class DataFeed(StockDataStream):
     and reconnect-with-backoff stay alpaca-py's.
     """
 
+    asset = "stock"
+    # alpaca-py's DataStream attributes the mixin uses (declared for the type checker)
+    _ws: Any
+    _should_run: bool
+    _stop_stream_queue: Any
+    _data_received: bool
+    _running: bool
+    _handlers: dict[str, dict[str, Any]]
+    _reconnect_min_backoff: float
+    _reconnect_max_backoff: float
+
     def __init__(self, hub: StreamHub, key: str, secret: str, url: str) -> None:
-        super().__init__(key, secret, raw_data=True, url_override=url,
+        super().__init__(key, secret, raw_data=True, url_override=url,  # type: ignore[call-arg]
                          websocket_params=_keepalive(hub.ping_interval))  # fmt: skip
         self._hub = hub
         self._reconnect_min_backoff = hub.min_backoff
         self._reconnect_max_backoff = hub.max_backoff
         self._last_data = 0.0
+        self.state = "idle"
+        self.connections = self.reconnects = self.drops = 0
 
     async def _start_ws(self) -> None:
-        self._hub._connecting()
+        self._hub._connecting(self)
         try:
-            await super()._start_ws()
+            await super()._start_ws()  # type: ignore[misc]
         except Exception as err:
             self._hub._failed(err)
             raise
-        self._hub._connected()
+        self._hub._connected(self)
 
     async def close(self) -> None:
-        await super().close()
-        self._hub._disconnected()
+        await super().close()  # type: ignore[misc]
+        self._hub._disconnected(self)
 
     async def shutdown(self) -> None:
-        await self.stop_ws()
+        await self.stop_ws()  # type: ignore[attr-defined]
         await self.close()
 
     async def _consume(self) -> bool:
@@ -94,7 +109,23 @@ class DataFeed(StockDataStream):
                 self._should_run = False
                 await self.close()
                 return
-            self._hub._mark_stale(loop.time() - self._last_data >= self._hub.stale_after)
+            self._hub._mark_stale(self, loop.time() - self._last_data >= self._hub.stale_after)
+
+
+class StockFeed(_DataFeedMixin, StockDataStream):
+    """The stock feed (``/v2/iex``, ``/v2/sip``, ``/v2/test``)."""
+
+    asset = "stock"
+
+
+class CryptoFeed(_DataFeedMixin, CryptoDataStream):
+    """The crypto feed (``/v1beta3/crypto/us``): quotes, trades, bars and order books, 24/7."""
+
+    asset = "crypto"
+
+
+FEEDS: dict[str, type[_DataFeedMixin]] = {"stock": StockFeed, "crypto": CryptoFeed}  # by _wire asset key
+DataFeed = _DataFeedMixin
 
 
 class TradeFeed(TradingStream):

@@ -4,7 +4,8 @@ Threads — the one rule: **traits are set on the pump thread** (or by the kerne
 answer to the user), never on the engine or REST threads.
 
 * engine (``alpaca-nb-stream``, ``engine.Engine``): the sockets — one market-data connection per
-  session (``feeds.DataFeed``) and one trade-updates connection per account the session trades on
+  asset class per session (``feeds.StockFeed``, ``feeds.CryptoFeed``; each made when a symbol of its
+  class is first wanted) and one trade-updates connection per account the session trades on
   (``feeds.TradeFeed``). It decodes frames, fills the buffers and calls subscribers; it never blocks.
 * pump (``alpaca-nb-pump``, ``pumps.Pumps``): each widget's pump on its own schedule (≤ 10/s);
   a pump coalesces what arrived into at most one message.
@@ -14,7 +15,8 @@ answer to the user), never on the engine or REST threads.
 Events (callbacks run on the engine thread: keep them cheap, hand work over, set no trait):
 
 * ``subscribe(..., callback=fn)``: ``fn(batch)`` once per frame with that subscriber's records,
-  ``batch = [(channel, symbol, record), ...]`` where record is a ``_wire.Quote``, ``Trade`` or ``Bar``;
+  ``batch = [(channel, symbol, record), ...]`` where record is a ``_wire.Quote``, ``Trade``, ``Bar``
+  or ``BookUpdate`` (crypto ``orderbooks``: the hub keeps each symbol's ``books.Book``, ``orderbook()``);
 * ``on_trade_update(fn)``: ``fn(update)`` per order event — Alpaca's ``trade_updates`` data (event,
   order, price, qty, position_qty, timestamp…) plus ``"account"``: ``"paper"`` or ``"live"``.
 
@@ -42,11 +44,12 @@ from typing import Any
 
 import msgpack
 
-from .._wire import RECORDS, Bar, Quote, Trade, normalize_symbol
+from .._wire import RECORDS, Bar, BookUpdate, Quote, Trade, asset_class, normalize_symbol
 from ..config import AccountConfig
 from ..errors import StreamError
+from .books import Book
 from .engine import Engine
-from .feeds import DataFeed, TradeFeed
+from .feeds import FEEDS, DataFeed, TradeFeed
 from .pumps import Pumps, Worker
 
 log = logging.getLogger("alpaca_nb.stream")
@@ -54,12 +57,13 @@ log = logging.getLogger("alpaca_nb.stream")
 # the notebook. The hub reports the same through state/stats()/last_error; an app that configures
 # logging still receives alpaca-py's records (they propagate past this handler).
 logging.getLogger("alpaca").addHandler(logging.NullHandler())
-CHANNELS = ("quotes", "trades", "bars")
+CHANNELS = ("quotes", "trades", "bars", "orderbooks")
 Batch = list[tuple[str, str, tuple[Any, ...]]]
 Callback = Callable[[Batch], None]
 
 
-_CODES = {"quotes": ("q", Quote), "trades": ("t", Trade), "bars": ("b", Bar)}  # channel → stream type
+_CODES = {"quotes": ("q", Quote), "trades": ("t", Trade), "bars": ("b", Bar),
+          "orderbooks": ("o", BookUpdate)}  # channel → stream type  # fmt: skip
 
 
 def _nanos(stamp: Any) -> int:
@@ -118,8 +122,10 @@ class StreamHub:
         self._last_message = 0.0
         self._rate: deque[tuple[float, int]] = deque(maxlen=64)
         self._engine = Engine(self._failed)
-        self._data: DataFeed | None = None
-        self._data_task: Any = None
+        self._feeds: dict[str, DataFeed] = {}  # asset class key → its feed
+        self._feed_tasks: dict[str, Any] = {}
+        self._books: dict[str, Book] = {}
+        self._stale_feeds: set[str] = set()
         self._trade_callbacks: dict[int, Callable[[dict[str, Any]], None]] = {}
         self._trade_updates: deque[dict[str, Any]] = deque(maxlen=1000)
         self._trade_feeds: dict[str, TradeFeed] = {}
@@ -131,6 +137,11 @@ class StreamHub:
     def data_stream_url(self) -> str:
         """Where the market-data connection goes (quotes from elsewhere do not price another account)."""
         return self._account.endpoints.data_stream
+
+    def feed_url(self, asset: str) -> str:
+        """The stream URL of asset class ``asset``'s feed ("stock", "crypto")."""
+        where = self._account.endpoints
+        return where.crypto_data_stream if asset == "crypto" else where.data_stream
 
     def __repr__(self) -> str:
         return f"<StreamHub {self.state.value} subscriptions={len(self._refs)} messages={self._messages}>"
@@ -146,12 +157,17 @@ class StreamHub:
         quotes: Iterable[str] = (),
         trades: Iterable[str] = (),
         bars: Iterable[str] = (),
+        orderbooks: Iterable[str] = (),
         callback: Callback | None = None,
     ) -> int:
-        """Add a consumer; returns a token for ``unsubscribe``. Starts the connection if needed."""
+        """Add a consumer; returns a token for ``unsubscribe``. Starts the connection(s) if needed: the
+        feed of each symbol's asset class (``orderbooks`` are crypto's)."""
         self._check_open()
         wanted = [(c, normalize_symbol(s)) for c, syms in (("quotes", quotes), ("trades", trades),
-                                                           ("bars", bars)) for s in syms]  # fmt: skip
+                  ("bars", bars), ("orderbooks", orderbooks)) for s in syms]  # fmt: skip
+        for channel, symbol in wanted:
+            if channel == "orderbooks" and asset_class(symbol).key != "crypto":
+                raise StreamError(f"order books are streamed for crypto pairs only, not {symbol}")
         token = next(self._ids)
         new: dict[str, list[str]] = defaultdict(list)
         with self._lock:
@@ -159,7 +175,11 @@ class StreamHub:
             for key in wanted:
                 self._refs[key] += 1
                 if self._refs[key] == 1:
-                    self._buffers.setdefault(key, deque(maxlen=self.buffer_size))
+                    if key[0] == "orderbooks":
+                        self._books.setdefault(key[1], Book())
+                    self._buffers.setdefault(
+                        key, deque(maxlen=1 if key[0] == "orderbooks" else self.buffer_size)
+                    )
                     new[key[0]].append(key[1])
             self._index_callbacks()
         if new:
@@ -178,7 +198,7 @@ class StreamHub:
                 if self._refs[key] <= 0:
                     del self._refs[key]
                     gone[key[0]].append(key[1])
-        if gone and self._data is not None and self.state is not StreamState.CLOSED:
+        if gone and self._feeds and self.state is not StreamState.CLOSED:
             self._engine.call(self._remove_symbols, dict(gone))
 
     def _index_callbacks(self) -> None:
@@ -193,7 +213,10 @@ class StreamHub:
         routes = {}
         for (channel, symbol), buffer in self._buffers.items():
             code, cls = _CODES[channel]
-            routes[(code, symbol)] = (channel, cls, buffer.append, tuple(index.get((channel, symbol), ())))
+            keep: Callable[[Any], None] = buffer.append
+            if channel == "orderbooks":
+                keep = self._books.setdefault(symbol, Book()).apply  # the book, not a buffer of updates
+            routes[(code, symbol)] = (channel, cls, keep, tuple(index.get((channel, symbol), ())))
         self._routes = routes
 
     def quotes(self, symbol: str) -> list[tuple[Any, ...]]:
@@ -214,15 +237,26 @@ class StreamHub:
         """Buffered minute bars: ``Bar(t_ns, open, high, low, close, volume, trade_count, vwap)``."""
         return self._snapshot("bars", symbol)
 
+    def orderbook(
+        self, symbol: str, depth: int | None = None
+    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], int]:
+        """(bids best first, asks best first, t_ns) of a crypto pair's streamed book ([] when none yet)."""
+        book = self._books.get(normalize_symbol(symbol))
+        return book.levels(depth) if book is not None else ([], [], 0)
+
+    def book(self, symbol: str) -> Book | None:
+        """The ``Book`` the hub keeps for ``symbol`` (None if its order book is not subscribed)."""
+        return self._books.get(normalize_symbol(symbol))
+
     def _snapshot(self, channel: str, symbol: str) -> list[tuple[Any, ...]]:
         with self._lock:
             return list(self._buffers.get((channel, symbol.upper()), ()))
 
     def subscriptions(self) -> dict[str, list[str]]:
         with self._lock:
-            out: dict[str, list[str]] = {c: [] for c in CHANNELS}
+            out: dict[str, list[str]] = {c: [] for c in CHANNELS if c != "orderbooks"}
             for channel, symbol in sorted(self._refs):
-                out[channel].append(symbol)
+                out.setdefault(channel, []).append(symbol)
             return out
 
     def stats(self) -> dict[str, Any]:
@@ -246,6 +280,15 @@ class StreamHub:
                 "last_message_age_s": None if not self._last_message else round(now - self._last_message, 3),
                 "rate_per_s": round(rate, 1),
                 "subscriptions": sum(len(v) for v in self.subscriptions().values()),
+                "feeds": {
+                    k: {
+                        "url": self.feed_url(k),
+                        "state": f.state,
+                        "connections": f.connections,
+                        "reconnects": f.reconnects,
+                    }
+                    for k, f in self._feeds.items()
+                },
                 "last_error": self.last_error,
             }
 
@@ -315,52 +358,87 @@ class StreamHub:
             if self._engine.started:
                 return
             self.state = StreamState.CONNECTING
-            creds = self._account.credentials
-            self._data = DataFeed(self, creds.key_id.reveal(), creds.secret_key.reveal(),
-                                  self._account.endpoints.data_stream)  # fmt: skip
             self._engine.start()
 
+    def _feed(self, asset: str) -> DataFeed:
+        """``asset``'s feed, made on first use (engine thread)."""
+        feed = self._feeds.get(asset)
+        if feed is None:
+            creds = self._account.credentials
+            feed = FEEDS[asset](self, creds.key_id.reveal(), creds.secret_key.reveal(), self.feed_url(asset))
+            self._feeds[asset] = feed
+        return feed
+
     def _add_symbols(self, new: dict[str, list[str]]) -> None:
-        feed = self._data
-        assert feed is not None
+        touched: set[str] = set()
         for channel, symbols in new.items():
             for sym in symbols:
-                feed._handlers[channel][sym] = _noop(sym)
-        if self._data_task is None:
-            self._data_task = self._engine.spawn(feed._run_forever())
-        elif feed._running:
-            self._engine.spawn(feed._send_subscribe_msg())
+                asset = asset_class(sym).key
+                self._feed(asset)._handlers[channel][sym] = _noop(sym)
+                touched.add(asset)
+        for asset in touched:
+            feed = self._feeds[asset]
+            if asset not in self._feed_tasks:
+                self._feed_tasks[asset] = self._engine.spawn(feed._run_forever())  # type: ignore[attr-defined]
+            elif feed._running:
+                self._engine.spawn(feed._send_subscribe_msg())  # type: ignore[attr-defined]
 
     def _remove_symbols(self, gone: dict[str, list[str]]) -> None:
-        feed = self._data
-        assert feed is not None
         for channel, symbols in gone.items():
+            by_feed: dict[str, list[str]] = defaultdict(list)
             for sym in symbols:
-                feed._handlers[channel].pop(sym, None)
-            if feed._running:
-                self._engine.spawn(feed._send_unsubscribe_msg(channel, symbols))
+                by_feed[asset_class(sym).key].append(sym)
+            for asset, syms in by_feed.items():
+                feed = self._feeds.get(asset)
+                if feed is None:
+                    continue
+                for sym in syms:
+                    feed._handlers[channel].pop(sym, None)
+                if feed._running:
+                    self._engine.spawn(feed._send_unsubscribe_msg(channel, syms))  # type: ignore[attr-defined]
 
     # ----- called on the engine thread by the feeds ---------------------------------------------
-    def _connecting(self) -> None:
-        if self.state is not StreamState.CLOSED:
-            self.state = StreamState.RECONNECTING if self._connections else StreamState.CONNECTING
+    def _connecting(self, feed: DataFeed) -> None:
+        feed.state = "reconnecting" if feed.connections else "connecting"
+        self._update_state()
 
-    def _connected(self) -> None:
+    def _connected(self, feed: DataFeed) -> None:
         if self.state is StreamState.CLOSED:
             return
-        if self._connections > 0:
+        if feed.connections > 0:
+            feed.reconnects += 1
             self._reconnects += 1
+        feed.connections += 1
         self._connections += 1
-        self.state = StreamState.CONNECTED
-        log.info("stream connected (%d reconnects)", self._reconnects)
+        feed.state = "connected"
+        self._update_state()
+        log.info("%s stream connected (%d reconnects)", feed.asset, feed.reconnects)
 
-    def _disconnected(self) -> None:
-        if self.state is StreamState.CONNECTED:
-            self.state = StreamState.RECONNECTING
+    def _disconnected(self, feed: DataFeed) -> None:
+        if feed.state == "connected":
+            feed.state = "reconnecting"
+            feed.drops += 1
             self._drops += 1
+        self._update_state()
 
-    def _mark_stale(self, stale: bool) -> None:
-        self._stale = stale
+    def _update_state(self) -> None:
+        """The hub's state: the least settled of its feeds' (any reconnecting → RECONNECTING)."""
+        if self.state is StreamState.CLOSED:
+            return
+        states = {f.state for f in self._feeds.values()}
+        if "reconnecting" in states:
+            self.state = StreamState.RECONNECTING
+        elif "connecting" in states:
+            self.state = StreamState.CONNECTING
+        elif "connected" in states:
+            self.state = StreamState.CONNECTED
+
+    def _mark_stale(self, feed: DataFeed, stale: bool) -> None:
+        if stale:
+            self._stale_feeds.add(feed.asset)
+        else:
+            self._stale_feeds.discard(feed.asset)
+        self._stale = bool(self._stale_feeds)
 
     def _failed(self, err: BaseException) -> None:
         self._errors += 1
@@ -424,9 +502,8 @@ class StreamHub:
             self.state = StreamState.CLOSED
             started = self._engine.started
         if started:
-            for feed in [*self._trade_feeds.values(), self._data]:
-                if feed is None:
-                    continue
+            feeds: list[Any] = [*self._trade_feeds.values(), *self._feeds.values()]
+            for feed in feeds:
                 try:
                     self._engine.run(feed.shutdown(), timeout=10)
                 except Exception as err:  # closing must not raise; keep what happened

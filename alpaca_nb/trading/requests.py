@@ -87,7 +87,7 @@ def _places(name: str, value: float | None, cls: Any) -> float | None:
     forgiven, a real tenth decimal is refused. Stocks are left as they are."""
     if value is None or cls.price_places is None:
         return value
-    rounded = round(value, cls.price_places)
+    rounded: float = round(value, cls.price_places)
     if rounded <= 0 or abs(rounded - value) > 1e-12 * max(1.0, value):
         raise ValidationError(f"{name} {value!r} has more than {cls.price_places} decimals")
     return rounded
@@ -110,7 +110,7 @@ def build_order_request(
     notional: float | str | None = None,
     side: str = "buy",
     type: str = "market",
-    time_in_force: str = "day",
+    time_in_force: str | None = None,
     limit_price: float | str | None = None,
     stop_price: float | str | None = None,
     trail_price: float | str | None = None,
@@ -131,7 +131,9 @@ def build_order_request(
     cls = asset_class(symbol)
     side = choice("side", side, SIDES)
     kind = choice("type", type, cls.order_types)
-    tif = choice("time_in_force", time_in_force, cls.time_in_force)
+    # None: the class's usual one (stocks "day", crypto "gtc": crypto has no trading day)
+    tif = choice("time_in_force", cls.time_in_force[0] if time_in_force is None else time_in_force,
+                 cls.time_in_force)  # fmt: skip
     klass = choice("order_class", order_class or "simple", ORDER_CLASSES if cls.shortable else ("simple",))
     q, n = _places("qty", number("qty", qty), cls), _places("notional", number("notional", notional), cls)
     if (q is None) == (n is None):

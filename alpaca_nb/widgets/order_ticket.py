@@ -109,6 +109,8 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
     order_id = traitlets.Unicode("").tag(sync=True)
     order_status = traitlets.Unicode("").tag(sync=True)
     status_line = traitlets.Unicode("").tag(sync=True)
+    # What the symbol's asset class allows (the form shows only these; the checks enforce them anyway).
+    choices = traitlets.Dict({}).tag(sync=True)
 
     def __init__(
         self,
@@ -147,6 +149,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         self._hub = hub = session.stream  # kept: close() must work after the session closed
         self._update_token = hub.on_trade_update(self._on_trade_update)
         self._attach_pump(self._pump, interval=0.5)
+        self._set_choices()
         self.observe(self._on_field, names=list(FIELDS))
         self.on_msg(self._on_front_end)
         if symbol:
@@ -195,8 +198,34 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
             with self.hold_sync():
                 self.confirming, self.confirm_text, self.review_token = False, "", ""
 
+    def _set_choices(self) -> None:
+        """The symbol's asset class decides the form's choices: crypto takes gtc/ioc, market/limit/
+        stop_limit, simple orders only, notional on market and limit. A field the class does not allow
+        moves to its first allowed value (on the kernel side; the browser is only shown the lists)."""
+        from .._wire import STOCK, asset_class
+        from ..trading.requests import ORDER_CLASSES
+
+        try:
+            cls = asset_class(self.symbol.strip().upper())
+        except ValidationError:
+            cls = STOCK
+        classes = list(ORDER_CLASSES) if cls.shortable else ["simple"]
+        self.choices = {"order_type": list(cls.order_types), "tif": list(cls.time_in_force),
+                        "order_class": classes, "notional_types": list(cls.notional[0]),
+                        "extended_hours": cls.extended_hours, "unit": cls.unit}  # fmt: skip
+        for name, allowed in (
+            ("order_type", cls.order_types),
+            ("tif", cls.time_in_force),
+            ("order_class", classes),
+        ):
+            if getattr(self, name) not in allowed:
+                setattr(self, name, allowed[0])
+        if self.extended_hours and not cls.extended_hours:
+            self.extended_hours = False
+
     def _check_symbol(self) -> None:
         self.asset = ""
+        self._set_choices()
         if not self.symbol.strip():
             return
         try:

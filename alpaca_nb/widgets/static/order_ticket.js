@@ -30,6 +30,20 @@ function bindSelect(model, name, options) {
   return select;
 }
 
+// The kernel says what the symbol's asset class allows (crypto: gtc/ioc, no stop or trailing stop).
+function setOptions(select, options) {
+  const now = Array.from(select.options).map((o) => o.value).join(",");
+  if (!options || options.join(",") === now) return;
+  const value = select.value;
+  select.replaceChildren(...options.map((o) => h("option", { value: o }, o)));
+  select.value = options.includes(value) ? value : options[0];
+}
+
+// Prices as a trader reads them: cents above $10, more digits below (DOGE at 0.1534).
+function fmtPrice(p) {
+  return p >= 10 ? p.toFixed(2) : p >= 1 ? p.toFixed(4) : p.toPrecision(4);
+}
+
 function render({ model, el }) {
   // The form is built once; model changes update it in place, so typing is never interrupted.
   el.classList.add("anb-widget", "anb-ticket");
@@ -73,6 +87,8 @@ function render({ model, el }) {
     quote, h("div", { class: "anb-actions" }, submit), dynamic);
 
   const update = () => {
+    const choices = model.get("choices") || {};
+    for (const name of ["order_type", "tif", "order_class"]) setOptions(inputs[name], choices[name]);
     const type = model.get("order_type");
     const account = model.get("account");
     el.dataset.account = account;
@@ -80,7 +96,8 @@ function render({ model, el }) {
       if (document.activeElement !== input && input.value !== String(model.get(name))) input.value = model.get(name);
     }
     const klass = model.get("order_class");
-    for (const [row, types, classes] of Object.values(rows)) {
+    for (const [name, [row, types0, classes]] of Object.entries(rows)) {
+      const types = name === "notional" && choices.notional_types ? choices.notional_types : types0;
       const shown = (!types || types.includes(type)) && (!classes || classes.includes(klass));
       row.style.display = shown ? "" : "none";
     }
@@ -91,7 +108,7 @@ function render({ model, el }) {
     submit.textContent = account === "live" ? "Review LIVE order" : "Submit";
     submit.disabled = model.get("confirming");
     quote.replaceChildren(model.get("asset"), " ",
-      model.get("bid") ? `bid ${model.get("bid").toFixed(2)} · ask ${model.get("ask").toFixed(2)} ` : "",
+      model.get("bid") ? `bid ${fmtPrice(model.get("bid"))} · ask ${fmtPrice(model.get("ask"))} ` : "",
       h("span", { class: "anb-estimate" }, model.get("estimate")));
     const parts = [];
     if (model.get("confirming")) {
