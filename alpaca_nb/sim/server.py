@@ -15,15 +15,15 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
-from .account_routes import AccountRoutes
-from .analytics_routes import AnalyticsRoutes
 from .broker import Broker
-from .data_routes import DataRoutes, Plan
 from .faults import Faults
 from .http import Gate, RateLimiter, RequestRecord
 from .market import Hours, Market, Pin
-from .streams import StreamServer
-from .trading_routes import TradingRoutes
+from .routes.account import AccountRoutes
+from .routes.analytics import AnalyticsRoutes
+from .routes.stocks import DataRoutes, Plan
+from .routes.streams import StreamServer
+from .routes.trading import TradingRoutes
 from .transport import Compressor, Link
 
 T = TypeVar("T")

@@ -16,10 +16,10 @@ import numpy as np
 import orjson
 from aiohttp import web
 
-from . import calendar as cal
-from .http import json_response, raw_json_response
-from .market import HISTORY_START, Bars, ByteLRU, Market, Quotes, Trades, cut_complete
-from .params import (
+from .. import calendar as cal
+from ..http import json_response, raw_json_response
+from ..market import HISTORY_START, Bars, ByteLRU, Market, Quotes, Trades, cut_complete
+from ..params import (
     TimeFrame,
     decode_token,
     encode_token,
@@ -28,7 +28,7 @@ from .params import (
     parse_time,
     parse_timeframe,
 )
-from .wire import ApiError, EncodedBars, bar_dicts, quote_dicts, trade_dicts
+from ..wire import ApiError, EncodedBars, bar_dicts, quote_dicts, trade_dicts
 
 Plan = Literal["unlimited", "basic"]
 HISTORICAL_FEEDS = ("iex", "sip", "otc", "boats", "delayed_sip")

@@ -1,4 +1,4 @@
-"""Trading API v2 routes for orders and positions (the account's own routes: ``account_routes``)."""
+"""Trading API v2 routes for orders and positions (the account's own routes: ``routes.account``)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import asyncio
 
 from aiohttp import web
 
-from .broker import Account, Broker
-from .http import ACCOUNT, CLIENT_ORDER_ID, json_response, query_bool, read_json
-from .orders import decimal_field
-from .params import parse_time
-from .wire import ApiError
+from ..broker import Account, Broker
+from ..http import ACCOUNT, CLIENT_ORDER_ID, json_response, query_bool, read_json
+from ..orders import decimal_field
+from ..params import parse_time
+from ..wire import ApiError
 
 
 def _acct(request: web.Request) -> Account:

@@ -25,11 +25,11 @@ import numpy as np
 import orjson
 from aiohttp import WSMsgType, web
 
-from . import calendar as cal
-from .broker import Account, Broker
-from .market import Market
-from .universe import SYMBOL_RE
-from .wire import bar_message, quote_message, stream_frame, stream_timestamp, trade_message
+from .. import calendar as cal
+from ..broker import Account, Broker
+from ..market import Market
+from ..universe import SYMBOL_RE
+from ..wire import bar_message, quote_message, stream_frame, stream_timestamp, trade_message
 
 CHANNELS = (
     "trades",

@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from . import calendar as cal
-from .broker import Broker
-from .http import ACCOUNT, json_response, read_json
-from .universe import SymbolInfo
-from .wire import ApiError, iso_et
+from .. import calendar as cal
+from ..broker import Broker
+from ..http import ACCOUNT, json_response, read_json
+from ..universe import SymbolInfo
+from ..wire import ApiError, iso_et
 
 
 def asset_json(info: SymbolInfo) -> dict[str, Any]:
