@@ -32,7 +32,7 @@ class Bars:
         # A bar without volume (crypto minutes priced from the quote mid) has its close as vwap.
         traded = self.volume > 0
         vwap = np.where(traded, self.pv / np.where(traded, self.volume, 1), self.close)
-        return np.round(vwap.astype(np.float64), 6)
+        return np.asarray(np.round(vwap, 6), dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self.ns)
