@@ -61,10 +61,16 @@ class Bars:
             np.maximum.reduceat(self.high, starts),
             np.minimum.reduceat(self.low, starts),
             self.close[ends],
-            np.add.reduceat(self.volume, starts),
+            _sum_volume(self.volume, starts),
             np.add.reduceat(self.count, starts),
             np.add.reduceat(self.pv, starts),
         )
+
+
+def _sum_volume(volume: I64 | F64, starts: I64) -> I64 | F64:
+    """Summed volumes; fractional (crypto) ones rounded to 9 places so sums carry no float noise."""
+    total = np.add.reduceat(volume, starts)
+    return np.asarray(np.round(total, 9), dtype=np.float64) if total.dtype.kind == "f" else total
 
 
 _BAR_FIELDS = ("ns", "open", "high", "low", "close", "volume", "count", "pv")
