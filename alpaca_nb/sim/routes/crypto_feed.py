@@ -40,6 +40,7 @@ class CryptoFeed:
     def __init__(self, market: CryptoMarket, books: OrderBooks) -> None:
         self.market = market
         self.books = books
+        self.replay_tick = 0  # the book tick an order-book replay starts from
 
     @staticmethod
     def valid_symbol(symbol: str) -> bool:
@@ -152,7 +153,7 @@ class CryptoFeed:
             return pool
         if channel != "orderbooks":
             raise ValueError("crypto replay sends quotes, trades or orderbooks")
-        k0 = self.books.tick_of(self.market.now())
+        k0 = self.replay_tick = self.books.tick_of(self.market.now())
         steps = batch * max(1, 256 // len(syms))
         pool = []
         for j in range(steps):
@@ -165,9 +166,9 @@ class CryptoFeed:
 
     def replay_reset(self, client: DataClient, symbols: list[str] | None) -> bytes | str:
         """Before an order-book replay: the whole book of its first tick, as a reset frame."""
-        k0 = self.books.tick_of(self.market.now())
         syms = symbols or sorted(self.market.universe)[:4]
-        return stream_frame([m for sym in syms if (m := self._reset(client, sym, k0))], client.binary)
+        frame = [m for sym in syms if (m := self._reset(client, sym, self.replay_tick))]
+        return stream_frame(frame, client.binary)
 
     def replay_end(self, client: DataClient) -> None:
         """After a replay the client's books are resent whole at the next tick (``r: true``)."""
