@@ -15,12 +15,13 @@ from typing import Any
 
 from . import calendar as cal
 from . import groups
+from .crypto_rules import check_crypto_funds, floor_to_step, parse_crypto_order
 from .ledger import Account, Position, check_funds, mark, valuation
-from .market import Market
+from .market.pairs import PairInfo
+from .market.venues import Asset, Venues
 from .matching import Matcher, follow_trail
 from .order_rules import ExitSpec, check_exit_prices, order_class_of, parse_exits, parse_order
 from .orders import Order, fmt
-from .universe import SymbolInfo
 from .views import account_json, position_json
 from .wire import ApiError, iso_one
 
@@ -34,7 +35,7 @@ class Broker:
 
     def __init__(
         self,
-        market: Market,
+        market: Venues,
         *,
         seed: int = 0,
         starting_cash: float = 100_000,
@@ -62,8 +63,8 @@ class Broker:
     def mark(self, symbol: str, now: int) -> Decimal:
         return mark(self.market, symbol, now)
 
-    def asset(self, symbol: str) -> SymbolInfo:
-        info = self.market.universe.get(symbol)
+    def asset(self, symbol: str) -> Asset:
+        info = self.market.asset(symbol)
         if info is None:
             raise ApiError(422, 42210000, f'asset "{symbol}" not found')
         return info
@@ -85,7 +86,9 @@ class Broker:
         symbol = body.get("symbol") if isinstance(body, dict) else None
         if not symbol or not isinstance(symbol, str):
             raise ApiError(422, 40010001, "symbol is required")
-        info = self.asset(symbol.upper() if symbol.upper() in self.market.universe else symbol)
+        info = self.asset(symbol)
+        if isinstance(info, PairInfo):
+            return self._submit_crypto(acct, body, info, now, closing=closing)
         order_class = order_class_of(body)
         exits = parse_exits(body, order_class) if order_class else []  # first: an OCO's limit is its TP's
         fractional = closing or acct.config.fractional_trading
@@ -113,6 +116,27 @@ class Broker:
             acct.add(leg)
         if order.type == "trailing_stop":
             self._start_trailing(acct, order, now)
+        return order
+
+    def _submit_crypto(self, acct: Account, body: Any, info: PairInfo, now: int, *, closing: bool) -> Order:
+        """A crypto order: simple, gtc/ioc, answered ``pending_new`` (crypto_rules has the rules)."""
+        fields = parse_crypto_order(body, info, closing=closing)
+        if fields["client_order_id"] in acct.by_client_id:
+            raise ApiError(422, 40010001, "client_order_id must be unique")
+        order = Order(
+            symbol=info.symbol,
+            asset_id=info.asset_id,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + 90 * 86_400 * cal.NS,  # gtc; an ioc order ends at its first matching pass
+            status="pending_new",
+            asset_class="crypto",
+            position_symbol=info.position_symbol,
+            **fields,
+        )
+        order.position_intent = f"{order.side}_to_{'open' if order.side == 'buy' else 'close'}"
+        check_crypto_funds(self.market, acct, order, info, now)
+        acct.add(order)
         return order
 
     def _start_trailing(self, acct: Account, order: Order, now: int) -> None:
@@ -278,7 +302,8 @@ class Broker:
         percentage: Decimal | None = None,
     ) -> Order:
         pos = acct.positions.get(symbol)
-        if pos is None or pos.qty == 0:
+        info = self.market.asset(symbol)
+        if pos is None or pos.qty == 0 or info is None:
             raise ApiError(404, 40410000, "position does not exist")
         if qty is not None and percentage is not None:
             raise ApiError(422, 40010001, "only one of qty or percentage may be given")
@@ -287,17 +312,20 @@ class Broker:
             if not 0 < percentage <= 100:
                 raise ApiError(422, 40010001, "percentage must be between 0 and 100")
             size = size * percentage / 100
-            size = size.quantize(Decimal(1)) if pos.qty == pos.qty.to_integral_value() else size
+            if isinstance(info, PairInfo):
+                size = floor_to_step(size, info.qty_step)
+            elif pos.qty == pos.qty.to_integral_value():
+                size = size.quantize(Decimal(1))
         elif qty is not None:
             size = qty
         if size <= 0 or size > abs(pos.qty):
             raise ApiError(422, 40010001, f"invalid qty {fmt(size)} for a position of {fmt(pos.qty)}")
         body = {
-            "symbol": symbol,
+            "symbol": info.symbol,  # the pair for crypto: the closing order carries BTC/USD
             "qty": fmt(size),
             "side": "sell" if pos.qty > 0 else "buy",
             "type": "market",
-            "time_in_force": "day",
+            "time_in_force": "gtc" if isinstance(info, PairInfo) else "day",
         }
         return self.submit(acct, body, now, closing=True)
 
@@ -323,7 +351,7 @@ class Broker:
         """Publish one trade_updates event (a parent order carries its legs)."""
         data = {"event": event, "timestamp": iso_one(now), "order": order.to_json(legs=True), **extra}
         if event in ("canceled", "expired", "replaced") and "position_qty" not in data:
-            data["position_qty"] = fmt(acct.position_qty(order.symbol))
+            data["position_qty"] = fmt(acct.position_qty(order.pos_key))
         message = {"stream": "trade_updates", "data": data}
         for sink in list(self.sinks):
             sink(acct, message)

@@ -25,7 +25,7 @@ from typing import Any
 from . import calendar as cal
 from .activities import Activity
 from .ledger import Account
-from .market import Market
+from .market.venues import Venues
 from .wire import ApiError
 
 TIMEFRAMES = {"1Min": 60, "5Min": 300, "15Min": 900, "1H": 3600, "1D": 86_400}
@@ -33,7 +33,7 @@ _PERIOD = re.compile(r"(\d+)([DWMA])")
 _DAY_END = 20 * 60  # minutes after New York midnight: a 1D point's stamp and the day's close
 
 
-def history(acct: Account, market: Market, q: Any, now: int) -> dict[str, Any]:
+def history(acct: Account, market: Venues, q: Any, now: int) -> dict[str, Any]:
     timeframe, days, reporting, reset = _request(acct, market, q, now)
     stamps, ends = _points(market, days, timeframe, reporting, now)
     kept = [i for i, end in enumerate(ends) if end >= acct.created_at]  # nothing before the account
@@ -88,7 +88,7 @@ def history(acct: Account, market: Market, q: Any, now: int) -> dict[str, Any]:
 class _Book:
     """Cash and positions at any time, replayed from the activities (oldest first)."""
 
-    def __init__(self, market: Market, items: list[Activity]) -> None:
+    def __init__(self, market: Venues, items: list[Activity]) -> None:
         self.market = market
         self.items = items
 
@@ -129,7 +129,7 @@ def _window_ns(timeframe: str) -> int:
     return TIMEFRAMES[timeframe] * cal.NS
 
 
-def _session_days(market: Market, first: dt.date, last: dt.date) -> list[dt.date]:
+def _session_days(market: Venues, first: dt.date, last: dt.date) -> list[dt.date]:
     days = set(cal.trading_days(first, last))
     if market.hours == "always":
         day = max(first, market.live_from)
@@ -139,7 +139,7 @@ def _session_days(market: Market, first: dt.date, last: dt.date) -> list[dt.date
     return sorted(days)
 
 
-def _window(market: Market, day: dt.date, reporting: str) -> tuple[int, int]:
+def _window(market: Venues, day: dt.date, reporting: str) -> tuple[int, int]:
     """First and last minute (after New York midnight) of a day's reporting window, inclusive."""
     if (market.hours == "always" and day >= market.live_from) or reporting == "continuous":
         return 0, 24 * 60 - 1
@@ -150,7 +150,7 @@ def _window(market: Market, day: dt.date, reporting: str) -> tuple[int, int]:
 
 
 def _points(
-    market: Market, days: list[dt.date], timeframe: str, reporting: str, now: int
+    market: Venues, days: list[dt.date], timeframe: str, reporting: str, now: int
 ) -> tuple[list[int], list[int]]:
     stamps: list[int] = []
     ends: list[int] = []
@@ -174,7 +174,7 @@ def _points(
     return stamps, ends
 
 
-def _close_before(market: Market, at: int, created: int) -> int | None:
+def _close_before(market: Venues, at: int, created: int) -> int | None:
     """The last day's close (20:00 New York) before ``at``, if the account existed then."""
     day = cal.et_day_of(at) - dt.timedelta(days=1)
     for _ in range(15):
@@ -185,7 +185,7 @@ def _close_before(market: Market, at: int, created: int) -> int | None:
     return None
 
 
-def _request(acct: Account, market: Market, q: Any, now: int) -> tuple[str, list[dt.date], str, str]:
+def _request(acct: Account, market: Venues, q: Any, now: int) -> tuple[str, list[dt.date], str, str]:
     period, start, end = (
         q.get("period"),
         _date(q.get("start"), "start"),

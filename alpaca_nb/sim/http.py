@@ -22,6 +22,10 @@ from .wire import ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Market data that needs no keys (Alpaca: "with the exception of historical crypto data, all market
+# data endpoints require authentication"); any keys sent are accepted, right or wrong.
+KEYLESS_PREFIXES = ("/v1beta3/crypto/",)
+
 # Request-scoped values set by the gate and the routes.
 ACCOUNT = web.RequestKey("account", Account)
 CLIENT_ORDER_ID = web.RequestKey("client_order_id", str)
@@ -144,7 +148,8 @@ class Gate:
             return await handler(request)  # streams authenticate in-band
         with contextlib.suppress(ConnectionError):
             await request.read()  # the body arrives before any stall, as it would over a network
-        api = "data" if request.path.startswith("/v2/stocks") else "trading"
+        keyless = request.path.startswith(KEYLESS_PREFIXES)
+        api = "data" if keyless or request.path.startswith("/v2/stocks") else "trading"
         acct = self.broker.authenticate(
             request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY")
         )
@@ -194,11 +199,13 @@ class Gate:
         unrouted = request.match_info.http_exception  # no route, or not this method
         if unrouted is not None:
             return http_error_response(unrouted)
-        if acct is None:
+        if acct is None and not request.path.startswith(KEYLESS_PREFIXES):
             # Trading answers 401; market data answers 403 for bad or missing keys.
             status = 401 if api == "trading" else 403
             return error_response(ApiError(status, 40110000, "request is not authorized"))
-        allowed, headers = self.limits[api].hit(acct.key_id, api)
+        # Keyless requests share a market-data budget per client address; never the trading one.
+        who = acct.key_id if acct is not None else f"anonymous:{request.remote}"
+        allowed, headers = self.limits[api].hit(who, api)
         if not allowed:
             response: web.StreamResponse = error_response(ApiError(429, 42910000, "rate limit exceeded"))
         else:

@@ -24,7 +24,7 @@ from typing import Any
 from . import calendar as cal
 from .activities import Activities
 from .configuration import AccountConfig
-from .market import Market
+from .market.venues import Venues
 from .orders import ZERO, Order, floor_qty, fmt
 from .wire import ApiError
 
@@ -84,12 +84,12 @@ class Account:
         self.by_client_id[order.client_order_id] = order
 
 
-def mark(market: Market, symbol: str, now: int) -> Decimal:
+def mark(market: Venues, symbol: str, now: int) -> Decimal:
     last = market.last_trade(symbol, now)
     return ZERO if last is None else Decimal(str(last[0]))
 
 
-def reserved(market: Market, order: Order, now: int) -> Decimal:
+def reserved(market: Venues, order: Order, now: int) -> Decimal:
     """What a working buy order could still cost."""
     if order.notional is not None:
         return order.notional - order.filled_value
@@ -100,16 +100,19 @@ def reserved(market: Market, order: Order, now: int) -> Decimal:
     return order.remaining() * price
 
 
-def valuation(market: Market, acct: Account, now: int) -> dict[str, Decimal]:
-    long_mv = short_mv = ZERO
+def valuation(market: Venues, acct: Account, now: int) -> dict[str, Decimal]:
+    long_mv = short_mv = unmarginable = ZERO
     for pos in acct.positions.values():
         value = pos.qty * mark(market, pos.symbol, now)
         if pos.qty > 0:
             long_mv += value
         else:
             short_mv += value
+        info = market.asset(pos.symbol)
+        if info is not None and info.asset_class == "crypto":
+            unmarginable += value  # crypto is not marginable: it backs no borrowing (100% margin)
     equity = acct.cash + long_mv + short_mv
-    initial = HALF * (long_mv - short_mv)
+    initial = HALF * (long_mv - short_mv) + HALF * unmarginable
     held = sum((reserved(market, o, now) for o in acct.working_orders() if o.side == "buy"), ZERO)
     if acct.config.max_margin_multiplier == "1":
         buying_power = max(ZERO, acct.cash - held)
@@ -121,7 +124,9 @@ def valuation(market: Market, acct: Account, now: int) -> dict[str, Decimal]:
         "short_market_value": short_mv,
         "equity": equity,
         "initial_margin": initial,
-        "maintenance_margin": Decimal("0.25") * long_mv - Decimal("0.3") * short_mv,
+        "maintenance_margin": Decimal("0.25") * (long_mv - unmarginable)
+        + unmarginable
+        - Decimal("0.3") * short_mv,
         "buying_power": buying_power,
         "non_marginable_buying_power": max(ZERO, acct.cash - held),
         "reserved": held,
@@ -143,13 +148,13 @@ def apply_fill(acct: Account, symbol: str, signed: Decimal, price: Decimal, now:
     return new_qty
 
 
-def check_funds(market: Market, acct: Account, order: Order, now: int, *, shortable: bool) -> None:
+def check_funds(market: Venues, acct: Account, order: Order, now: int, *, shortable: bool) -> None:
     """Buying power for buys; shares available (or the right to short) for sells: 403 otherwise."""
     quote = market.quote_at(order.symbol, now)
     if quote is None:
         raise ApiError(422, 40010001, f"no market for {order.symbol}")
     bid, ask = Decimal(str(quote[0])), Decimal(str(quote[1]))
-    pos_qty = acct.position_qty(order.symbol)
+    pos_qty = acct.position_qty(order.pos_key)
     value = valuation(market, acct, now)
     if order.side == "buy":
         price = order.limit_price or order.stop_price or ask

@@ -14,7 +14,7 @@ from decimal import Decimal
 from . import groups
 from .groups import Emit
 from .ledger import Account, apply_fill
-from .market import Market
+from .market.venues import Venues
 from .orders import ZERO, Order, floor_qty, fmt
 
 CENT = Decimal("0.01")
@@ -42,7 +42,7 @@ def follow_trail(order: Order, touch: Decimal | None) -> None:
 class Matcher:
     """Runs one matching pass over accounts; every transition goes out through ``emit``."""
 
-    def __init__(self, market: Market, emit: Emit) -> None:
+    def __init__(self, market: Venues, emit: Emit) -> None:
         self.market = market
         self.emit = emit
 
@@ -62,14 +62,14 @@ class Matcher:
             return
         if groups.waiting(order) or not self.market.is_open(order.symbol, now, order.extended_hours):
             return
-        if order.status == "accepted":
+        if order.status in ("accepted", "pending_new"):
             order.touch("new", now)
             self.emit(acct, "new", order, now)
         quote = self.market.quote_at(order.symbol, now)
         if quote is None:
             return
         bid, ask = Decimal(str(quote[0])), Decimal(str(quote[1]))
-        touch, size = (ask, Decimal(quote[3])) if order.side == "buy" else (bid, Decimal(quote[2]))
+        touch, size = (ask, Decimal(str(quote[3]))) if order.side == "buy" else (bid, Decimal(str(quote[2])))
         if not self._triggered(order, touch):
             return
         limit = order.limit_price
@@ -80,6 +80,9 @@ class Matcher:
                 return
         if order.notional is not None:
             qty = floor_qty(order.notional, touch)
+            info = self.market.asset(order.symbol)
+            if info is not None and info.asset_class == "crypto":
+                qty = (qty // info.qty_step) * info.qty_step  # type: ignore[union-attr]
             order.qty = qty
         else:
             qty = min(order.remaining(), size)
@@ -115,14 +118,14 @@ class Matcher:
 
     def fill(self, acct: Account, order: Order, qty: Decimal, price: Decimal, now: int) -> None:
         signed = qty if order.side == "buy" else -qty
-        position_qty = apply_fill(acct, order.symbol, signed, price, now)
+        position_qty = apply_fill(acct, order.pos_key, signed, price, now)
         order.filled_qty += qty
         order.filled_value += qty * price
         done = order.remaining() <= 0
         if done:
             order.filled_at = now
         order.touch("filled" if done else "partially_filled", now)
-        acct.activities.fill(at=now, symbol=order.symbol, side=order.side, qty=qty, price=price,
+        acct.activities.fill(at=now, symbol=order.pos_key, side=order.side, qty=qty, price=price,
                              order_id=order.id, cum_qty=order.filled_qty,
                              leaves_qty=max(order.remaining(), ZERO), status=order.status)  # fmt: skip
         self.emit(

@@ -92,8 +92,15 @@ class Order:
     armed: bool = False  # an exit leg that matching watches (its entry is done, or it is an OCO's)
     order_class: str = ""  # "" (simple), "bracket", "oco" or "oto"
     role: str = ""
+    asset_class: str = "us_equity"
+    position_symbol: str = ""  # where its fills are booked: "BTCUSD" for "BTC/USD" ("": the symbol)
     parent: Order | None = field(default=None, repr=False)
     legs: list[Order] = field(default_factory=list, repr=False)
+
+    @property
+    def pos_key(self) -> str:
+        """The position this order trades (positions keep crypto's old symbology, ``BTCUSD``)."""
+        return self.position_symbol or self.symbol
 
     @property
     def is_open(self) -> bool:
@@ -144,7 +151,7 @@ class Order:
             "replaces": self.replaces,
             "asset_id": self.asset_id,
             "symbol": self.symbol,
-            "asset_class": "us_equity",
+            "asset_class": self.asset_class,
             "notional": fmt(self.notional),
             "qty": fmt(self.qty),
             "filled_qty": fmt(self.filled_qty),

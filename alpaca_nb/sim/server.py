@@ -15,15 +15,20 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
-from .account_routes import AccountRoutes
-from .analytics_routes import AnalyticsRoutes
 from .broker import Broker
-from .data_routes import DataRoutes, Plan
 from .faults import Faults
 from .http import Gate, RateLimiter, RequestRecord
 from .market import Hours, Market, Pin
-from .streams import StreamServer
-from .trading_routes import TradingRoutes
+from .market.crypto import CryptoMarket
+from .market.orderbook import OrderBooks
+from .market.venues import Venues
+from .routes.account import AccountRoutes
+from .routes.analytics import AnalyticsRoutes
+from .routes.crypto import CryptoRoutes
+from .routes.crypto_feed import CryptoFeed
+from .routes.stocks import DataRoutes, Plan
+from .routes.streams import StreamServer
+from .routes.trading import TradingRoutes
 from .transport import Compressor, Link
 
 T = TypeVar("T")
@@ -68,6 +73,13 @@ class Simulator:
         zlib level (1-9) for gzip/deflate answers to requests that accept them, as Alpaca sends.
     ssl_context:
         Serve HTTPS and WSS with this server context (tests of certificate handling); URLs say so.
+    crypto_symbols:
+        The crypto pairs (default: BTC/USD, ETH/USD, SOL/USD, LTC/USD, DOGE/USD, AVAX/USD,
+        LINK/USD). Crypto trades 24/7 whatever ``hours`` says; its market data needs no keys.
+    orderbook_levels, orderbook_interval:
+        Levels per side of the crypto order books, and seconds between book ticks (default 50
+        levels, 0.1 s: the book changes ten times a second; the stream sends the increments at
+        each ``tick_interval``, so set both for a faster book).
 
     Examples
     --------
@@ -100,6 +112,9 @@ class Simulator:
         rtt_ms: float = 0.0,
         compression_level: int = 6,
         ssl_context: ssl.SSLContext | None = None,
+        crypto_symbols: list[str] | tuple[str, ...] | None = None,
+        orderbook_levels: int = 50,
+        orderbook_interval: float = 0.1,
     ) -> None:
         self.seed = seed
         self.host = host
@@ -107,10 +122,16 @@ class Simulator:
         self._requested_port = port
         self.port: int | None = None
         self.market = Market(seed, symbols, hours=hours, cache_bytes=cache_mb * 2**20, clock=clock)
-        self.broker = Broker(self.market, seed=seed, starting_cash=starting_cash, credentials=credentials)
+        self.crypto_market = CryptoMarket(
+            seed, crypto_symbols, cache_bytes=cache_mb * 2**20 // 2, clock=clock
+        )
+        self.orderbooks = OrderBooks(self.crypto_market, levels=orderbook_levels, interval=orderbook_interval)
+        self.venues = Venues(self.market, self.crypto_market)
+        self.broker = Broker(self.venues, seed=seed, starting_cash=starting_cash, credentials=credentials)
         self.streams = StreamServer(
             self.market,
             self.broker,
+            crypto=CryptoFeed(self.crypto_market, self.orderbooks),
             tick_interval=tick_interval,
             connection_limit=stream_connection_limit,
         )
@@ -127,6 +148,7 @@ class Simulator:
             self.link,
         )
         self._data = DataRoutes(self.market, plan=plan, cache_bytes=cache_mb * 2**20 * 3 // 4)
+        self._crypto = CryptoRoutes(self.crypto_market, self.orderbooks, cache_bytes=cache_mb * 2**20 // 4)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -206,6 +228,7 @@ class Simulator:
         AnalyticsRoutes(self.broker).add_to(app)
         TradingRoutes(self.broker).add_to(app)
         self._data.add_to(app)
+        self._crypto.add_to(app)
         self.streams.add_to(app)  # last: its /v2/{feed} route must not shadow the REST routes
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
         await self._runner.setup()
@@ -272,6 +295,11 @@ class Simulator:
         return self._root("ws") + "/v2/test"
 
     @property
+    def crypto_stream_url(self) -> str:
+        """Full crypto stream URL for ``CryptoDataStream(url_override=...)``."""
+        return self._root("ws") + "/v1beta3/crypto/us"
+
+    @property
     def trading_stream_url(self) -> str:
         """Full trade-updates stream URL for ``TradingStream(url_override=...)``."""
         return self._root("ws") + "/stream"
@@ -285,17 +313,21 @@ class Simulator:
 
     # ----- test hooks -------------------------------------------------------------------------
     def set_price(self, symbol: str, price: float, *, spread: float = 0.02, size: int = 1_000_000) -> None:
-        """Pin ``symbol``'s quote at ``price`` ± ``spread``/2 with ``size`` shares on each side.
+        """Pin ``symbol``'s quote at ``price`` ± ``spread``/2 with ``size`` shares (or coins, for a
+        crypto pair such as ``"BTC/USD"``) on each side.
 
         Fills and valuations then use these numbers, so tests can compute them by hand.
         """
-        if symbol not in self.market.universe:
+        market = self.crypto_market if symbol in self.crypto_market.universe else self.market
+        if symbol not in market.universe:
             raise KeyError(f"{symbol} is not in the simulator's universe")
-        self.market.pin(symbol, Pin(price, spread, size, since=self.market.now()))
+        market.pin(symbol, Pin(price, spread, size, since=self.market.now()))
 
     def clear_price(self, symbol: str | None = None) -> None:
-        for pinned in [symbol] if symbol is not None else list(self.market.pins):
-            self.market.pin(pinned, None)
+        for market in (self.market, self.crypto_market):
+            for pinned in [symbol] if symbol is not None else list(market.pins):
+                if pinned in market.universe:
+                    market.pin(pinned, None)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -314,11 +346,19 @@ class Simulator:
         batch: int = 10,
         pre_encoded: bool = True,
         symbols: list[str] | None = None,
+        channel: str = "quotes",
     ) -> tuple[int, float]:
-        """Blast ``count`` quotes to connected data clients; returns (quotes sent, seconds)."""
+        """Blast ``count`` messages to connected data clients; returns (messages sent, seconds).
+
+        Stock symbols (default: four of the universe) go to stock-stream clients as quotes; crypto
+        pairs (``["BTC/USD", ...]``) go to crypto-stream clients as ``channel`` — ``"quotes"``,
+        ``"trades"`` or ``"orderbooks"`` (book increments after a whole-book reset).
+        """
         if self._loop is None:
             raise RuntimeError("simulator is not running")
-        coro = self.streams.replay(count, batch=batch, pre_encoded=pre_encoded, symbols=symbols)
+        coro = self.streams.replay(
+            count, batch=batch, pre_encoded=pre_encoded, symbols=symbols, channel=channel
+        )
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def deposit(self, amount: float, account: AccountName = "paper") -> None:

@@ -30,6 +30,15 @@ class SymbolInfo:
         return str(uuid.uuid5(_ASSET_NS, self.symbol))
 
     @property
+    def asset_class(self) -> str:
+        return "us_equity"
+
+    @property
+    def position_symbol(self) -> str:
+        """The key of a position in this asset (the symbol itself for stocks)."""
+        return self.symbol
+
+    @property
     def tape(self) -> str:
         return {"NYSE": "A", "NASDAQ": "C"}.get(self.exchange, "B")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import calendar as cal
 from .ledger import Account, Position, mark, valuation
-from .market import Market
+from .market.venues import Venues
 from .orders import ZERO, fmt
 from .wire import iso_one
 
@@ -23,7 +23,7 @@ _MONEY = (
 )
 
 
-def account_json(market: Market, acct: Account, now: int) -> dict[str, Any]:
+def account_json(market: Venues, acct: Account, now: int) -> dict[str, Any]:
     v = valuation(market, acct, now)
     money = {k: fmt(v[k]) for k in _MONEY}
     config = acct.config
@@ -32,7 +32,7 @@ def account_json(market: Market, acct: Account, now: int) -> dict[str, Any]:
         "id": acct.id,
         "account_number": acct.account_number,
         "status": "ACTIVE",
-        "crypto_status": "INACTIVE",
+        "crypto_status": "ACTIVE",
         "currency": "USD",
         **money,
         "regt_buying_power": money["buying_power"],
@@ -64,8 +64,9 @@ def account_json(market: Market, acct: Account, now: int) -> dict[str, Any]:
     }
 
 
-def position_json(market: Market, acct: Account, pos: Position, now: int) -> dict[str, Any]:
-    info = market.universe[pos.symbol]
+def position_json(market: Venues, acct: Account, pos: Position, now: int) -> dict[str, Any]:
+    info = market.asset(pos.symbol)
+    assert info is not None
     price = mark(market, pos.symbol, now)
     prev = market.previous_close(pos.symbol, now)
     lastday = Decimal(str(prev)) if prev is not None else price
@@ -77,15 +78,15 @@ def position_json(market: Market, acct: Account, pos: Position, now: int) -> dic
     intraday_base = abs(cost_basis) if opened_today else abs(pos.qty * lastday)
     closing_side = "sell" if pos.qty > 0 else "buy"
     held = sum(
-        (o.remaining() for o in acct.working_orders() if o.symbol == pos.symbol and o.side == closing_side),
+        (o.remaining() for o in acct.working_orders() if o.pos_key == pos.symbol and o.side == closing_side),
         ZERO,
     )
     return {
         "asset_id": info.asset_id,
         "symbol": pos.symbol,
         "exchange": info.exchange,
-        "asset_class": "us_equity",
-        "asset_marginable": True,
+        "asset_class": info.asset_class,
+        "asset_marginable": info.asset_class == "us_equity",
         "avg_entry_price": fmt(pos.avg_entry),
         "qty": fmt(pos.qty),
         "qty_available": fmt(pos.qty - held if pos.qty > 0 else pos.qty + held),

@@ -1,4 +1,4 @@
-"""Trading API v2 routes for orders and positions (the account's own routes: ``account_routes``)."""
+"""Trading API v2 routes for orders and positions (the account's own routes: ``routes.account``)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import asyncio
 
 from aiohttp import web
 
-from .broker import Account, Broker
-from .http import ACCOUNT, CLIENT_ORDER_ID, json_response, query_bool, read_json
-from .orders import decimal_field
-from .params import parse_time
-from .wire import ApiError
+from ..broker import Account, Broker
+from ..http import ACCOUNT, CLIENT_ORDER_ID, json_response, query_bool, read_json
+from ..orders import decimal_field
+from ..params import parse_time
+from ..wire import ApiError
 
 
 def _acct(request: web.Request) -> Account:
@@ -37,6 +37,9 @@ class TradingRoutes:
         r.add_delete("/v2/positions", self.close_all)
         r.add_get("/v2/positions/{symbol}", self.position)
         r.add_delete("/v2/positions/{symbol}", self.close_position)
+        # Positions keep the old symbology: BTCUSD works, BTC/USD is not found (as on Alpaca).
+        r.add_get("/v2/positions/{base}/{quote}", self.no_position)
+        r.add_delete("/v2/positions/{base}/{quote}", self.no_position)
 
     def _match_soon(self) -> None:
         # Fills happen just after the answer is sent, as at Alpaca: the POST returns "accepted".
@@ -108,10 +111,12 @@ class TradingRoutes:
         return json_response([self.broker.position_json(acct, p, now) for p in acct.positions.values()])
 
     def _position_symbol(self, acct: Account, key: str) -> str:
-        for info in self.market.universe.values():
-            if key == info.asset_id:
-                return info.symbol
-        return key
+        """A position's key from the path: itself, or the position symbol of an asset id."""
+        info = self.market.asset(key)
+        return info.position_symbol if info is not None and key == info.asset_id else key
+
+    async def no_position(self, request: web.Request) -> web.Response:
+        raise ApiError(404, 40410000, "position does not exist")
 
     async def position(self, request: web.Request) -> web.Response:
         acct = _acct(request)

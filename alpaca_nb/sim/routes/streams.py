@@ -1,10 +1,12 @@
-"""The simulator's WebSocket servers: market data (``/v2/{feed}``) and trade updates (``/stream``).
+"""The simulator's WebSocket servers: market data (stocks ``/v2/{feed}``, crypto
+``/v1beta3/crypto/us``) and trade updates (``/stream``).
 
 Market data: ``connected`` on upgrade, ``auth`` within 10 s, then ``subscribe``/``unsubscribe`` with
 the full subscription state echoed back; msgpack (binary, ``t`` as msgpack Timestamps) when the
 client's upgrade request says ``Content-Type: application/msgpack`` (alpaca-py does), JSON text
-otherwise. A ticker task sends, every ``tick_interval``, the trades, quotes and completed minute
-bars that the market produced since the last tick. Each client has a bounded outgoing queue and a
+otherwise. A ticker task asks each feed (``stock_feed``, ``crypto_feed``), every ``tick_interval``,
+to send what its market produced since the last tick. Faults (drop, silence, freeze) apply to every
+connection of every feed. Each client has a bounded outgoing queue and a
 writer task, so a slow client is cut off with ``407 slow client`` instead of stalling the others.
 
 Trade updates: no greeting; ``authenticate`` (or ``auth``) then ``listen``; JSON in binary frames,
@@ -16,93 +18,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
-import numpy as np
 import orjson
 from aiohttp import WSMsgType, web
 
-from . import calendar as cal
-from .broker import Account, Broker
-from .market import Market
-from .universe import SYMBOL_RE
-from .wire import bar_message, quote_message, stream_frame, stream_timestamp, trade_message
+from ..broker import Account, Broker
+from ..market import Market
+from ..wire import stream_frame, stream_timestamp
+from .crypto_feed import CryptoFeed
+from .stock_feed import FEEDS as DATA_FEEDS
+from .stock_feed import StockFeed
+from .stream_clients import DataClient, TradingStreamClient
 
-CHANNELS = (
-    "trades",
-    "quotes",
-    "bars",
-    "updatedBars",
-    "dailyBars",
-    "statuses",
-    "lulds",
-    "corrections",
-    "cancelErrors",
-)
-DATA_FEEDS = ("iex", "sip", "delayed_sip", "test")
-QUEUE_FRAMES = 4096
+CRYPTO_PATH = "/v1beta3/crypto/us"
 AUTH_TIMEOUT = 10.0
 
 
-@dataclass(eq=False)
-class _Client:
-    ws: web.WebSocketResponse
-    request: web.Request
-    queue: asyncio.Queue[bytes | str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_FRAMES))
-    writer: asyncio.Task[None] | None = None
+class Feed(Protocol):
+    """What a market-data stream sends; the server does connections, auth and subscriptions."""
 
-    def send(self, frame: bytes | str) -> bool:
-        """Queue a frame; False (and the client is cut off) if it has fallen too far behind."""
-        try:
-            self.queue.put_nowait(frame)
-            return True
-        except asyncio.QueueFull:
-            self.abort()
-            return False
+    @property
+    def channels(self) -> tuple[str, ...]: ...
 
-    def abort(self) -> None:
-        transport = self.request.transport
-        if transport is not None:
-            transport.abort()
+    def valid_symbol(self, symbol: str) -> bool: ...
 
-    async def write_loop(self) -> None:
-        while (frame := await self.queue.get()) is not None:
-            if self.ws.closed:
-                return
-            try:
-                if isinstance(frame, bytes):
-                    await self.ws.send_bytes(frame)
-                else:
-                    await self.ws.send_str(frame)
-            except (ConnectionError, RuntimeError):
-                return
+    def linked(self, channel: str) -> tuple[str, ...]: ...
 
+    def subscribed(self, client: DataClient) -> None: ...
 
-@dataclass(eq=False)
-class DataClient(_Client):
-    feed: str = "iex"
-    binary: bool = True
-    account: Account | None = None
-    subs: dict[str, set[str]] = field(default_factory=lambda: {c: set() for c in CHANNELS})
-
-    def control(self, payload: dict[str, Any]) -> None:
-        self.send(msgpack.packb([payload]) if self.binary else orjson.dumps([payload]).decode())
-
-    def error(self, code: int, msg: str) -> None:
-        self.control({"T": "error", "code": code, "msg": msg})
-
-    def wants(self, channel: str, symbol: str) -> bool:
-        subs = self.subs[channel]
-        return symbol in subs or "*" in subs
-
-
-@dataclass(eq=False)
-class TradingStreamClient(_Client):
-    account: Account | None = None
-    listening: bool = False
+    def tick(self, clients: list[DataClient], lo: int, hi: int) -> None: ...
 
 
 class StreamServer:
@@ -113,10 +59,13 @@ class StreamServer:
         market: Market,
         broker: Broker,
         *,
+        crypto: CryptoFeed,
         tick_interval: float = 0.1,
         connection_limit: int | None = 1,
     ) -> None:
         self.market = market
+        self.stocks = StockFeed(market)
+        self.crypto = crypto
         self.broker = broker
         self.tick_interval = tick_interval
         self.connection_limit = connection_limit
@@ -134,6 +83,7 @@ class StreamServer:
         app.router.add_get("/stream", self.trading_handler)
         # Only the feeds: any other /v2/... path must stay an unknown REST route (JSON 404).
         app.router.add_get("/v2/{feed:" + "|".join(DATA_FEEDS) + "}", self.data_handler)
+        app.router.add_get(CRYPTO_PATH, self.data_handler)
 
     def start(self) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(self._ticker()))
@@ -190,14 +140,18 @@ class StreamServer:
         return time.monotonic() < self.silent_until
 
     # ----- market data ------------------------------------------------------------------------
+    def feed_of(self, client: DataClient) -> Feed:
+        return self.crypto if client.feed == "crypto" else self.stocks
+
     async def data_handler(self, request: web.Request) -> web.StreamResponse:
-        feed = request.match_info["feed"]
-        if feed not in DATA_FEEDS:
+        feed = request.match_info.get("feed", "crypto")
+        if feed not in (*DATA_FEEDS, "crypto"):
             raise web.HTTPNotFound()
         ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         binary = "msgpack" in request.headers.get("Content-Type", "")
-        client = DataClient(ws, request, feed=feed, binary=binary)
+        channels = (self.crypto if feed == "crypto" else self.stocks).channels
+        client = DataClient(ws, request, feed=feed, binary=binary, channels=channels)
         client.writer = asyncio.get_running_loop().create_task(client.write_loop())
         self.data_clients.add(client)
         client.control({"T": "success", "msg": "connected"})
@@ -264,29 +218,28 @@ class StreamServer:
         client.control({"T": "success", "msg": "authenticated"})
 
     def _subscribe(self, client: DataClient, payload: dict[str, Any], add: bool) -> None:
+        feed = self.feed_of(client)
         changes: dict[str, list[str]] = {}
-        for channel in CHANNELS:
+        for channel in feed.channels:
             symbols = payload.get(channel)
             if symbols is None:
                 continue
             if not isinstance(symbols, list) or not all(
-                isinstance(s, str) and (s == "*" or SYMBOL_RE.match(s)) for s in symbols
+                isinstance(s, str) and feed.valid_symbol(s) for s in symbols
             ):
                 client.error(400, "invalid syntax")
                 return
             changes[channel] = symbols
         for channel, symbols in changes.items():
-            for target in [
-                channel,
-                *(("corrections", "cancelErrors") if channel == "trades" else ()),
-            ]:
+            for target in feed.linked(channel):
                 if add:
                     client.subs[target].update(symbols)
                 else:
                     client.subs[target].difference_update(symbols)
         state: dict[str, Any] = {"T": "subscription"}
-        state.update({c: sorted(client.subs[c]) for c in CHANNELS})
+        state.update({c: sorted(client.subs[c]) for c in feed.channels})
         client.control(state)
+        feed.subscribed(client)
 
     # ----- the live ticker --------------------------------------------------------------------
     async def _ticker(self) -> None:
@@ -307,54 +260,12 @@ class StreamServer:
         clients = [c for c in self.data_clients if c.account is not None]
         if not clients or self.silenced:
             return
-        wanted: dict[str, set[str]] = {ch: set() for ch in ("trades", "quotes", "bars", "dailyBars")}
-        for c in clients:
-            for ch, symbols in wanted.items():
-                subs = c.subs[ch]
-                symbols.update(self._expand(subs, c.feed))
-        messages: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
-        for binary in {c.binary for c in clients}:
-            for ch, symbols in wanted.items():
-                for sym in symbols:
-                    messages[(ch, sym, binary)] = self._messages(ch, sym, lo, hi, binary)
-        for c in clients:
-            frame: list[dict[str, Any]] = []
-            for ch in wanted:
-                for sym in self._expand(c.subs[ch], c.feed):
-                    frame.extend(messages.get((ch, sym, c.binary), ()))
-            if frame:
-                c.send(stream_frame(frame, c.binary))
-
-    def _expand(self, subs: Iterable[str], feed: str) -> set[str]:
-        symbols = set(subs)
-        if "*" in symbols:
-            symbols.discard("*")
-            symbols.update(["FAKEPACA"] if feed == "test" else self.market.universe)
-        return {s for s in symbols if self.market.info(s) is not None}
-
-    def _messages(self, channel: str, sym: str, lo: int, hi: int, binary: bool) -> list[dict[str, Any]]:
-        info = self.market.info(sym)
-        assert info is not None
-        out: list[dict[str, Any]] = []
-        minute = cal.MINUTE_NS
-        for day in sorted({cal.et_day_of(lo - minute), cal.et_day_of(hi)}):
-            if channel == "trades":
-                t = self.market.trades(sym, day)
-                i, j = np.searchsorted(t.ns, [lo, hi], side="right")
-                out += [trade_message(sym, t, k, info.tape, binary) for k in range(int(i), int(j))]
-            elif channel == "quotes":
-                q = self.market.quotes(sym, day)
-                i, j = np.searchsorted(q.ns, [lo, hi], side="right")
-                out += [quote_message(sym, q, k, info.tape, binary) for k in range(int(i), int(j))]
-            else:  # bars complete when their minute has ended
-                b = self.market.minute_bars(sym, day)
-                i, j = np.searchsorted(b.ns, [lo - minute, hi - minute], side="right")
-                if channel == "bars":
-                    out += [bar_message("b", sym, b, k, binary) for k in range(int(i), int(j))]
-                elif j > i:
-                    daily = self.market.daily_bar(sym, day, hi)
-                    out += [bar_message("d", sym, daily, 0, binary)] if len(daily) else []
-        return out
+        stock = [c for c in clients if c.feed != "crypto"]
+        crypto = [c for c in clients if c.feed == "crypto"]
+        if stock:
+            self.stocks.tick(stock, lo, hi)
+        if crypto:
+            self.crypto.tick(crypto, lo, hi)
 
     # ----- replay (benchmarks) ----------------------------------------------------------------
     async def replay(
@@ -364,51 +275,60 @@ class StreamServer:
         batch: int = 10,
         pre_encoded: bool = True,
         symbols: list[str] | None = None,
+        channel: str = "quotes",
     ) -> tuple[int, float]:
-        """Send ``count`` quotes to every authenticated data client as fast as sockets take them.
+        """Send ``count`` messages to every authenticated data client of the symbols' stream (crypto
+        when they are pairs, ``BTC/USD``) as fast as sockets take them; (messages sent, seconds).
 
         ``pre_encoded`` sends frames encoded before the clock starts (the wire's ceiling); otherwise
-        every frame is built and msgpack-encoded as it is sent (the live path's cost).
+        every frame is built and msgpack-encoded as it is sent (the live path's cost). ``channel`` is
+        ``quotes`` (stocks and crypto), ``trades`` or ``orderbooks`` (crypto: a cycle of book
+        increments after a whole-book reset, so a client's book stays a real book).
         """
-        clients = [c for c in self.data_clients if c.account is not None]
-        syms = symbols or sorted(self.market.universe)[:4]
-        now = self.market.now()
-        pool: list[tuple[str, Any, int]] = []
-        for sym in syms:
-            day = cal.et_day_of(now)
-            q = self.market.quotes(sym, day)
-            while len(q.ns) < 64:
-                day = day.fromordinal(day.toordinal() - 1)
-                q = self.market.quotes(sym, day)
-            pool += [(sym, q, k) for k in range(min(len(q.ns), 2048))]
-        tape = {s: self.market.info(s).tape for s in syms}  # type: ignore[union-attr]
+        crypto = bool(symbols) and all("/" in s for s in symbols or ())
+        clients = [c for c in self.data_clients if c.account is not None and (c.feed == "crypto") == crypto]
+        if crypto:
+            pool = self.crypto.replay_messages(symbols, channel, batch)
+        else:
+            pool = self.stocks.replay_messages(symbols, channel)
 
         def frame(k: int, binary: bool) -> bytes | str:
-            msgs = []
-            for m in range(batch):
-                sym, q, idx = pool[(k * batch + m) % len(pool)]
-                msgs.append(quote_message(sym, q, idx, tape[sym], binary))
-            return stream_frame(msgs, binary)
+            return stream_frame([pool[(k * batch + m) % len(pool)](binary) for m in range(batch)], binary)
 
         n_frames = max(1, count // batch)
+        cycle = len(pool) // batch if channel == "orderbooks" else 256
         cached = (
-            {b: [frame(k, b) for k in range(256)] for b in {c.binary for c in clients}} if pre_encoded else {}
+            {b: [frame(k, b) for k in range(cycle)] for b in {c.binary for c in clients}}
+            if pre_encoded
+            else {}
         )
         self.replaying = True
         start = time.perf_counter()
         try:
+            if channel == "orderbooks":
+                for c in clients:
+                    await self._send_now(c, self.crypto.replay_reset(c, symbols))
             for k in range(n_frames):
                 for c in clients:
-                    data = cached[c.binary][k % 256] if pre_encoded else frame(k, c.binary)
+                    data = cached[c.binary][k % cycle] if pre_encoded else frame(k, c.binary)
                     if c.ws.closed:
                         continue
-                    if isinstance(data, bytes):
-                        await c.ws.send_bytes(data)
-                    else:
-                        await c.ws.send_str(data)
+                    await self._send_now(c, data)
         finally:
             self.replaying = False
+            for c in clients:
+                if c.feed == "crypto":
+                    self.crypto.replay_end(c)
         return n_frames * batch, time.perf_counter() - start
+
+    @staticmethod
+    async def _send_now(client: DataClient, data: bytes | str) -> None:
+        if client.ws.closed:
+            return
+        if isinstance(data, bytes):
+            await client.ws.send_bytes(data)
+        else:
+            await client.ws.send_str(data)
 
     async def busy(self, rate: float, seconds: float, symbols: list[str]) -> int:
         """A busy live feed: ``rate`` quotes a second for ``seconds``, stamped now, to every client

@@ -7,12 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .account_routes import asset_json
-from .broker import Broker
-from .history import history
-from .http import ACCOUNT, json_response, read_json
-from .ledger import Account
-from .wire import ApiError, iso_one
+from ..broker import Broker
+from ..history import history
+from ..http import ACCOUNT, json_response, read_json
+from ..ledger import Account
+from ..wire import ApiError, iso_one
+from .account import asset_json
 
 _NS_WATCH = uuid.UUID("c3d1a7f0-52e8-4b9e-9f61-7a2e4d0b8c15")
 

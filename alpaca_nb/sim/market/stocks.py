@@ -17,9 +17,7 @@ Model
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -27,12 +25,11 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import calendar as cal
-from .universe import FAKEPACA, SymbolInfo, make_universe
+from .. import calendar as cal
+from ..universe import FAKEPACA, SymbolInfo, make_universe
+from .common import F64, I64, Bars, ByteLRU, Pin, cut_complete
 
 Hours = Literal["calendar", "always"]
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 HISTORY_START = dt.date(2016, 1, 1)  # Alpaca's v2 history starts in 2016
 _WALK_START = dt.date(2015, 12, 1)
@@ -69,104 +66,10 @@ class Quotes:
 
 
 @dataclass(slots=True)
-class Bars:
-    """OHLCV arrays; ``pv`` is the unrounded sum of price*size (for exact vwap aggregation)."""
-
-    ns: I64
-    open: F64
-    high: F64
-    low: F64
-    close: F64
-    volume: I64
-    count: I64
-    pv: F64
-
-    @property
-    def vwap(self) -> F64:
-        return np.round(self.pv / np.maximum(self.volume, 1), 6)
-
-    def __len__(self) -> int:
-        return len(self.ns)
-
-    def take(self, sl: slice | npt.NDArray[np.bool_] | I64) -> Bars:
-        return Bars(*(getattr(self, f)[sl] for f in _BAR_FIELDS))
-
-    @property
-    def nbytes(self) -> int:
-        return sum(getattr(self, f).nbytes for f in _BAR_FIELDS)
-
-    @staticmethod
-    def empty() -> Bars:
-        f, i = np.empty(0, np.float64), np.empty(0, np.int64)
-        return Bars(i, f, f, f, f, i, i, f)
-
-    def aggregate(self, keys: I64, stamps: I64 | None = None) -> Bars:
-        """Group consecutive bars with equal ``keys``; each group is stamped with its key (or ``stamps``)."""
-        if len(self) == 0:
-            return Bars.empty()
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        ends = np.r_[starts[1:], len(keys)] - 1
-        return Bars(
-            keys[starts] if stamps is None else stamps,
-            self.open[starts],
-            np.maximum.reduceat(self.high, starts),
-            np.minimum.reduceat(self.low, starts),
-            self.close[ends],
-            np.add.reduceat(self.volume, starts),
-            np.add.reduceat(self.count, starts),
-            np.add.reduceat(self.pv, starts),
-        )
-
-
-_BAR_FIELDS = ("ns", "open", "high", "low", "close", "volume", "count", "pv")
-
-
-@dataclass(slots=True)
 class _Day:
     trades: Trades
     bars: Bars
     nbytes: int = 0
-
-
-@dataclass(slots=True)
-class Pin:
-    """A fixed quote for one symbol (a test hook: fills and valuations become hand-computable)."""
-
-    price: float
-    spread: float
-    size: int
-    since: int = 0  # ns from which it holds: history before it keeps the prices it had
-
-
-class ByteLRU:
-    """A thread-safe LRU bounded by the summed ``nbytes`` of its values."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._data: OrderedDict[object, tuple[object, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get_or_make(self, key: object, make: Callable[[], object], size: Callable[[object], int]) -> object:
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is not None:
-                self._data.move_to_end(key)
-                return hit[0]
-        value = make()
-        nbytes = size(value)
-        with self._lock:
-            if key not in self._data:
-                self._data[key] = (value, nbytes)
-                self._bytes += nbytes
-            while self._bytes > self.max_bytes and len(self._data) > 1:
-                _, (_, old) = self._data.popitem(last=False)
-                self._bytes -= old
-        return value
-
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
 
 
 class Market:
@@ -469,9 +372,3 @@ def _minute_bars(trades: Trades, minute: I64, counts: I64, start_ns: int) -> Bar
         n,
         np.add.reduceat(p * s, starts),
     )
-
-
-def cut_complete(bars: Bars, now: int, width: int) -> Bars:
-    """The bars complete at ``now`` (their interval ended)."""
-    k = int(np.searchsorted(bars.ns, now - width, side="right"))
-    return bars.take(slice(0, k))

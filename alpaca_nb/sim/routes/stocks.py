@@ -13,35 +13,24 @@ from functools import partial
 from typing import Literal
 
 import numpy as np
-import orjson
 from aiohttp import web
 
-from . import calendar as cal
-from .http import json_response, raw_json_response
-from .market import HISTORY_START, Bars, ByteLRU, Market, Quotes, Trades, cut_complete
-from .params import (
+from .. import calendar as cal
+from ..http import json_response, raw_json_response
+from ..market import HISTORY_START, Bars, ByteLRU, Market, Quotes, Trades, cut_complete
+from ..params import (
     TimeFrame,
-    decode_token,
-    encode_token,
-    parse_limit,
     parse_symbols,
     parse_time,
     parse_timeframe,
 )
-from .wire import ApiError, EncodedBars, bar_dicts, quote_dicts, trade_dicts
+from ..wire import ApiError, EncodedBars, bar_dicts, quote_dicts, trade_dicts
+from .paging import Chunk, ChunkSource, dumps_run, page
 
 Plan = Literal["unlimited", "basic"]
 HISTORICAL_FEEDS = ("iex", "sip", "otc", "boats", "delayed_sip")
 LATEST_FEEDS = (*HISTORICAL_FEEDS, "overnight")
 _ADJUSTMENTS = {"raw", "split", "dividend", "spin-off", "all"}
-# A chunk: ascending timestamps plus an encoder of items [i, j) (ascending or descending).
-Chunk = tuple[np.ndarray, Callable[[int, int, bool], bytes]]
-
-
-def _dumps_run(items: list[dict[str, object]], desc: bool) -> bytes:
-    if desc:
-        items.reverse()
-    return orjson.dumps(items)[1:-1]
 
 
 class DataRoutes:
@@ -81,50 +70,10 @@ class DataRoutes:
         return [s for s in symbols if self.market.info(s) is not None]
 
     # ----- pagination -------------------------------------------------------------------------
-    async def _paged(
-        self,
-        request: web.Request,
-        key: str,
-        chunks: Callable[[str, int, int, bool], Iterator[Chunk]],
-    ) -> web.Response:
-        q = request.query
-        symbols = parse_symbols(q.get("symbols"))
+    async def _paged(self, request: web.Request, key: str, chunks: ChunkSource) -> web.Response:
+        symbols = parse_symbols(request.query.get("symbols"))
         start, end = self._window(request)
-        limit = parse_limit(q.get("limit"))
-        sort = q.get("sort", "asc")
-        if sort not in ("asc", "desc"):
-            raise ApiError(400, 40010000, f"invalid sort: {sort}")
-        desc = sort == "desc"
-        token = decode_token(q["page_token"]) if q.get("page_token") else None
-        runs: dict[str, list[bytes]] = {}
-        next_token: str | None = None
-        remaining = limit
-        for sym in self._known(symbols):
-            if token and sym < token[0]:
-                continue
-            lo, hi = start, end
-            if token and sym == token[0]:
-                lo, hi = (lo, token[1]) if desc else (token[1], hi)
-            for ns, encode in chunks(sym, lo, hi, desc):
-                n = len(ns)
-                if n == 0:
-                    continue
-                if remaining == 0:
-                    next_token = encode_token(sym, int(ns[-1] if desc else ns[0]))
-                    break
-                take = min(n, remaining)
-                i, j = (n - take, n) if desc else (0, take)
-                runs.setdefault(sym, []).append(encode(i, j, desc))
-                remaining -= take
-                if take < n:
-                    next_token = encode_token(sym, int(ns[n - take - 1] if desc else ns[take]))
-                    break
-            if next_token:
-                break
-        parts = [b'"' + s.encode() + b'":[' + b",".join(r) + b"]" for s, r in runs.items()]
-        token_json = b"null" if next_token is None else b'"' + next_token.encode() + b'"'
-        body = b'{"' + key.encode() + b'":{' + b",".join(parts) + b'},"next_page_token":' + token_json + b"}"
-        return raw_json_response(body)
+        return raw_json_response(page(request.query, key, self._known(symbols), start, end, chunks))
 
     def _days(self, lo: int, hi: int, desc: bool) -> list[dt.date]:
         first = max(cal.et_day_of(lo), HISTORY_START - dt.timedelta(days=1))
@@ -141,7 +90,7 @@ class DataRoutes:
         def encode(a: int, b: int, desc: bool) -> bytes:
             if encoded is not None:
                 return encoded.run_desc(i + a, i + b) if desc else encoded.run(i + a, i + b)
-            return _dumps_run(bar_dicts(bars.take(slice(i + a, i + b))), desc)
+            return dumps_run(bar_dicts(bars.take(slice(i + a, i + b))), desc)
 
         return bars.ns[i:j], encode
 
@@ -179,14 +128,14 @@ class DataRoutes:
         def periodic(sym: str, lo: int, hi: int, desc: bool) -> Iterator[Chunk]:
             # One bar per week (stamped Monday) or N-month period (stamped the 1st), midnight ET.
             periods = []
-            start = _period_start(tf, cal.et_day_of(lo))
+            start = period_start(tf, cal.et_day_of(lo))
             while cal.et_midnight_ns(start) <= hi:
                 if cal.et_midnight_ns(start) >= lo:
                     periods.append(start)
-                start = _next_period(tf, start)
+                start = next_period(tf, start)
             for first in reversed(periods) if desc else periods:
                 days = self._days(
-                    cal.et_midnight_ns(first), cal.et_midnight_ns(_next_period(tf, first)) - 1, False
+                    cal.et_midnight_ns(first), cal.et_midnight_ns(next_period(tf, first)) - 1, False
                 )
                 dailies = [b for b in (market.daily_bar(sym, d) for d in days) if len(b)]
                 if not dailies:
@@ -316,17 +265,17 @@ def _encode_ticks(
     b: int,
     desc: bool,
 ) -> bytes:
-    return _dumps_run(dicts(data, slice(offset + a, offset + b), tape), desc)
+    return dumps_run(dicts(data, slice(offset + a, offset + b), tape), desc)
 
 
-def _period_start(tf: TimeFrame, day: dt.date) -> dt.date:
+def period_start(tf: TimeFrame, day: dt.date) -> dt.date:
     if tf.unit == "Week":
         return day - dt.timedelta(days=day.weekday())
     month = (day.month - 1) // tf.amount * tf.amount + 1
     return dt.date(day.year, month, 1)
 
 
-def _next_period(tf: TimeFrame, first: dt.date) -> dt.date:
+def next_period(tf: TimeFrame, first: dt.date) -> dt.date:
     if tf.unit == "Week":
         return first + dt.timedelta(days=7)
     month = first.month - 1 + tf.amount

@@ -8,14 +8,17 @@ from typing import Any
 
 from aiohttp import web
 
-from . import calendar as cal
-from .broker import Broker
-from .http import ACCOUNT, json_response, read_json
-from .universe import SymbolInfo
-from .wire import ApiError, iso_et
+from .. import calendar as cal
+from ..broker import Broker
+from ..http import ACCOUNT, json_response, read_json
+from ..market.pairs import PairInfo
+from ..market.venues import Asset
+from ..wire import ApiError, iso_et
 
 
-def asset_json(info: SymbolInfo) -> dict[str, Any]:
+def asset_json(info: Asset) -> dict[str, Any]:
+    if isinstance(info, PairInfo):
+        return crypto_asset_json(info)
     return {
         "id": info.asset_id,
         "class": "us_equity",
@@ -37,6 +40,30 @@ def asset_json(info: SymbolInfo) -> dict[str, Any]:
     }
 
 
+def crypto_asset_json(info: PairInfo) -> dict[str, Any]:
+    """A crypto Asset: ``class`` crypto, ``exchange`` CRYPTO, the increments as decimal strings."""
+    return {
+        "id": info.asset_id,
+        "class": "crypto",
+        "exchange": info.exchange,
+        "symbol": info.symbol,
+        "name": info.name,
+        "status": "active",
+        "tradable": True,
+        "marginable": False,
+        "maintenance_margin_requirement": 100,
+        "margin_requirement_long": "100",
+        "margin_requirement_short": "100",
+        "shortable": False,
+        "easy_to_borrow": False,
+        "fractionable": True,
+        "attributes": [],
+        "min_order_size": info.min_order_size,
+        "min_trade_increment": info.min_trade_increment,
+        "price_increment": info.price_increment,
+    }
+
+
 class AccountRoutes:
     """Handlers bound to one broker: the account, its configurations, clock, calendar and assets."""
 
@@ -53,6 +80,7 @@ class AccountRoutes:
         r.add_get("/v2/calendar", self.calendar)
         r.add_get("/v2/assets", self.assets)
         r.add_get("/v2/assets/{symbol}", self.asset)
+        r.add_get("/v2/assets/{base}/{quote}", self.asset)  # alpaca-py sends BTC/USD unescaped
 
     async def account(self, request: web.Request) -> web.Response:
         return json_response(self.broker.account_json(request[ACCOUNT], self.market.now()))
@@ -68,7 +96,7 @@ class AccountRoutes:
     async def clock(self, request: web.Request) -> web.Response:
         now = self.market.now()
         day = cal.et_day_of(now)
-        is_open = self.market.is_open("SPY", now) if "SPY" in self.market.universe else False
+        is_open = self.market.is_open("SPY", now) if "SPY" in self.market.stocks.universe else False
         next_open = next_close = None
         for _ in range(15):
             sess = cal.session(day)
@@ -117,10 +145,9 @@ class AccountRoutes:
 
     async def assets(self, request: web.Request) -> web.Response:
         q = request.query
-        infos = list(self.market.universe.values())
+        asset_class = q.get("asset_class", "us_equity")  # Alpaca's default
+        infos = self.market.assets(asset_class) if asset_class in ("us_equity", "crypto") else []
         if q.get("status", "active") not in ("active", ""):
-            infos = []
-        if q.get("asset_class", "us_equity") != "us_equity":
             infos = []
         if "exchange" in q:
             infos = [i for i in infos if i.exchange == q["exchange"]]
@@ -130,11 +157,12 @@ class AccountRoutes:
         return json_response([asset_json(i) for i in infos])
 
     async def asset(self, request: web.Request) -> web.Response:
-        key = request.match_info["symbol"]
-        for info in self.market.universe.values():
-            if key in (info.symbol, info.asset_id):
-                return json_response(asset_json(info))
-        raise ApiError(404, 40410000, f"asset not found for {key}")
+        m = request.match_info
+        key = f"{m['base']}/{m['quote']}" if "base" in m else m["symbol"]
+        info = self.market.asset(key)
+        if info is None:
+            raise ApiError(404, 40410000, f"asset not found for {key}")
+        return json_response(asset_json(info))
 
 
 def _date_param(request: web.Request, name: str, default: dt.date) -> dt.date:
