@@ -61,6 +61,7 @@ def connect(
     max_position: float | None = None,
     quiet: bool = False,
     current: bool = True,
+    data_url: str | None = None,
 ) -> Session:
     """Create the current session (closing the previous one) and return it.
 
@@ -68,7 +69,10 @@ def connect(
     ----------
     mode:
         ``"auto"`` (paper when ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY`` are set, else demo),
-        ``"demo"`` (the built-in simulator; no keys needed), ``"paper"`` or ``"live"``.
+        ``"demo"`` (the built-in simulator; no keys needed), ``"paper"`` or ``"live"``, or
+        ``"crypto-data"``: Alpaca's real crypto market data (bars, quotes, trades, order books, live
+        charts) with no keys and no account — nothing can be traded. Live views poll REST once a
+        second (Alpaca's crypto stream needs keys).
     allow_live:
         Unlock live trading (needs ``APCA_LIVE_API_KEY_ID``/``APCA_LIVE_API_SECRET_KEY``; in demo
         mode, the simulator's live account). Without it, nothing is ever sent to a live account. It
@@ -86,6 +90,9 @@ def connect(
         ``ALPACA_NB_BASE_URL`` in the environment moves only the paper account.
     max_notional, max_position:
         Limits every order of the session is checked against (dollars; shares either way).
+    data_url:
+        ``"crypto-data"`` mode only: another Alpaca-compatible market-data server (the simulator's
+        ``base_url`` in tests; default ``https://data.alpaca.markets``).
     current:
         Make it the current session (``current_session()``, the magics and widgets). ``False`` gives
         an independent session and leaves the current one alone.
@@ -104,11 +111,14 @@ def connect(
     from .trading import Limits
 
     Limits(max_notional, max_position)  # checked now, before anything is closed or started
-    paper_keys = _keys(api_key, secret_key, "paper") if mode != "demo" else None  # type: ignore[arg-type]
-    live_keys = _keys(live_api_key, live_secret_key, "live") if mode != "demo" else None  # type: ignore[arg-type]
+    if data_url is not None and mode != "crypto-data":
+        raise ConfigurationError('data_url applies to connect("crypto-data") only')
+    keyless = mode in ("demo", "crypto-data")
+    paper_keys = _keys(api_key, secret_key, "paper") if not keyless else None  # type: ignore[arg-type]
+    live_keys = _keys(live_api_key, live_secret_key, "live") if not keyless else None  # type: ignore[arg-type]
     chosen = (
         "demo"
-        if simulator is not None
+        if simulator is not None and mode != "crypto-data"
         else resolve_mode(mode, has_paper_keys=paper_keys is not None, has_live_keys=live_keys is not None)
     )
     if chosen == "live" and not allow_live:
@@ -118,7 +128,16 @@ def connect(
         replace_current(None)  # the previous session goes first: its simulator and threads stop
     options: dict[str, Any] = {"allow_live": allow_live, "timeout": timeout, "rate_limit": rate_limit,
                                "max_notional": max_notional, "max_position": max_position}  # fmt: skip
-    if chosen == "demo":
+    if chosen == "crypto-data":
+        from .config import DATA_URL
+
+        data_url = data_url or (simulator.base_url if simulator is not None else DATA_URL)
+        session = Session("crypto-data", {}, keyless_data_url=data_url.rstrip("/"), **options)
+        message = (
+            f"alpaca_nb: crypto-data mode — Alpaca's crypto market data at {data_url}, no keys; "
+            "no account, so nothing can be traded."
+        )
+    elif chosen == "demo":
         session = _demo_session(simulator, seed=seed, **options)
         assert session.simulator is not None
         message = (
@@ -153,6 +172,7 @@ def _demo_session(simulator: Simulator | None, *, seed: int, **options: Any) -> 
     accounts: dict[AccountKind, AccountConfig] = {}
     kinds: tuple[AccountKind, ...] = ("paper", "live")
     for kind in kinds:
-        where = Endpoints(sim.base_url, sim.base_url, sim.data_stream_url, sim.trading_stream_url)
+        where = Endpoints(sim.base_url, sim.base_url, sim.data_stream_url, sim.trading_stream_url,
+                          sim.crypto_stream_url)  # fmt: skip
         accounts[kind] = AccountConfig(kind, Credentials.of(*sim.credentials(kind)), where)
     return Session("demo", accounts, simulator=sim, owns_simulator=owns, **options)

@@ -20,9 +20,9 @@ from typing import Literal
 
 from .errors import ConfigurationError
 
-Mode = Literal["demo", "paper", "live"]
+Mode = Literal["demo", "paper", "live", "crypto-data"]
 AccountKind = Literal["paper", "live"]
-MODES = ("auto", "demo", "paper", "live")
+MODES = ("auto", "demo", "paper", "live", "crypto-data")
 FEEDS_FOR_STREAM = ("iex", "sip", "delayed_sip", "test")
 
 PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
@@ -275,6 +275,8 @@ def resolve_mode(mode: str, *, has_paper_keys: bool, has_live_keys: bool) -> Mod
         raise ConfigurationError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if mode == "auto":
         return "paper" if has_paper_keys else "demo"
+    if mode == "crypto-data":
+        return "crypto-data"
     if mode == "paper" and not has_paper_keys:
         raise ConfigurationError(
             "paper mode needs keys: set APCA_API_KEY_ID and APCA_API_SECRET_KEY (or pass api_key=, "

@@ -96,6 +96,7 @@ class Session:
         owns_simulator: bool = False,
         max_notional: float | None = None,
         max_position: float | None = None,
+        keyless_data_url: str | None = None,
     ) -> None:
         from .trading import Limits
 
@@ -114,6 +115,8 @@ class Session:
         self._assets: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._closed = False
         self.last_error: str | None = None
+        self._keyless_url = keyless_data_url  # "crypto-data" mode: Alpaca's keyless crypto data, no account
+        self._keyless_limiter = RateLimiter(rate_limit)
 
     # ----- where things go --------------------------------------------------------------------
     @property
@@ -163,6 +166,8 @@ class Session:
 
     def __repr__(self) -> str:
         where = f"simulator {self.simulator.base_url}" if self.simulator and self.simulator.running else ""
+        if self._keyless_url is not None:
+            return f"<alpaca_nb.Session mode=crypto-data keyless ({self._keyless_url}) no account>"
         where = where or self._accounts[self.default_account].endpoints.trading
         state = "closed" if self._closed else f"orders→{self.default_account}"
         live = "unlocked" if self.live_unlocked else "locked"
@@ -175,6 +180,11 @@ class Session:
         kind = account or self.default_account
         if kind not in ("paper", "live"):
             raise ValidationError(f"account must be 'paper' or 'live', not {account!r}")
+        if self._keyless_url is not None:
+            raise ConfigurationError(
+                "crypto-data mode has no account (it reads Alpaca's crypto market data without keys): "
+                'connect("paper") with keys, or connect("demo"), to trade'
+            )
         if kind == "live" and not self._allow_live:
             raise LiveTradingLockedError(
                 "live trading is locked: connect with allow_live=True (and live keys) to unlock it; "
@@ -246,8 +256,28 @@ class Session:
 
         Widgets and the data layer ask here; ``market_data`` stays the stock client."""
         syms, _ = normalize_symbols(symbols)
+        asset = one_class(syms)
+        if self._keyless_url is not None:
+            return self._keyless_client(asset)
         kind = self._data_kind() if account is None else self._account(account).kind
-        return self._data_for(kind, one_class(syms))
+        return self._data_for(kind, asset)
+
+    def _keyless_client(self, asset: AssetClass) -> Any:
+        if self._closed:
+            raise NoSessionError("this session is closed: run `%alpaca connect` or alpaca_nb.connect()")
+        if not asset.keyless_data:
+            raise ConfigurationError(
+                f"crypto-data mode reads only data Alpaca serves without keys (crypto), not {asset.label}s: "
+                'connect("paper") with keys, or connect("demo")'
+            )
+        client = self._more_data.get((asset.key, "keyless"))  # type: ignore[arg-type]
+        if client is None:
+            from .data import SafeCryptoDataClient
+
+            client = SafeCryptoDataClient(None, data_url=self._keyless_url, timeout=self.timeout,
+                                          limiter=self._keyless_limiter)  # fmt: skip
+            self._more_data[(asset.key, "keyless")] = client  # type: ignore[index]
+        return client
 
     @property
     def stream(self) -> StreamHub:
@@ -259,10 +289,46 @@ class Session:
             from .stream import StreamHub
 
             redact_logs()  # the stream's libraries are imported now: their loggers exist
+            if self._keyless_url is not None:  # no keys, no socket: the crypto feed polls REST
+                self._stream = StreamHub(None, trading_accounts={}, poll=self._poll)
+                return self._stream
             # Trade updates for every account the session trades on: paper, and live once unlocked.
             traded = {k: c for k, c in self._accounts.items() if k == "paper" or self._allow_live}
             self._stream = StreamHub(self._accounts[self._data_kind()], trading_accounts=traded)
         return self._stream
+
+    def _poll(self, quotes: list[str], books: list[str]) -> list[dict[str, Any]]:
+        """One round of the keyless crypto feed (stream.feeds.PollFeed): the latest quotes and order
+        books as stream messages (``T`` q / o, ``t`` in ns; each book whole, ``r`` true)."""
+        from .data.frames import parse_timestamps
+
+        client = self._keyless_client(one_class(quotes or books))
+        out: list[dict[str, Any]] = []
+        if quotes:
+            rows = (client.get_json(client.asset.data_path("latest/quotes"), {"symbols": ",".join(quotes)})
+                    or {}).get("quotes") or {}  # fmt: skip
+            for sym, q in rows.items():
+                t_ns = int(parse_timestamps([q["t"]])[0])
+                out.append(
+                    {
+                        "T": "q",
+                        "S": sym,
+                        "t": t_ns,
+                        "bp": q["bp"],
+                        "bs": q["bs"],
+                        "ap": q["ap"],
+                        "as": q["as"],
+                    }
+                )
+        if books:
+            rows = (client.get_json(client.asset.data_path("latest/orderbooks"), {"symbols": ",".join(books)})
+                    or {}).get("orderbooks") or {}  # fmt: skip
+            for sym, b in rows.items():
+                t_ns = int(parse_timestamps([b["t"]])[0])
+                out.append(
+                    {"T": "o", "S": sym, "t": t_ns, "b": b.get("b") or [], "a": b.get("a") or [], "r": True}
+                )
+        return out
 
     def stop_stream(self) -> None:
         """Close the stream hub (a new one starts on the next use of ``stream``)."""
@@ -801,7 +867,16 @@ class Session:
     # ----- status and lifecycle ---------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """What ``%alpaca status`` shows: never keys."""
-        accounts = {}
+        accounts: dict[str, Any] = {}
+        if self._keyless_url is not None:
+            limit, left = self._keyless_limiter.limit, self._keyless_limiter.remaining()
+            accounts["keyless"] = {
+                "trading": "none (no account)", "data": self._keyless_url, "data_stream": "none",
+                "crypto_stream": "REST polled once a second (the crypto stream needs keys)",
+                "trading_stream": "none",
+                "request_budget": "unlimited" if limit is None else f"{left}/{limit} left this minute",
+                "locked": True,
+            }  # fmt: skip
         for kind, config in self._accounts.items():
             remaining = self._limiters[kind].remaining()
             limit = self._limiters[kind].limit
@@ -844,6 +919,8 @@ class Session:
     def orders_go_to(self) -> str:
         """Where this session's orders go by default, in words."""
         kind = self.default_account
+        if self._keyless_url is not None:
+            return "nowhere: crypto-data mode has no account (market data only)"
         if self._mode == "demo":
             return "the simulator's paper account (no real orders)"
         return "the LIVE account (real money)" if kind == "live" else "the paper account"

@@ -154,3 +154,54 @@ class TradeFeed(TradingStream):
     async def shutdown(self) -> None:
         await self.stop_ws()
         await self.close()
+
+
+class PollFeed:
+    """The crypto feed without keys (``connect("crypto-data")``): Alpaca serves crypto market data over
+    REST without keys but its stream needs them, so this feed asks ``poll(quotes, books)`` (the
+    session's REST calls, run off the loop in a thread) every ``interval`` seconds and hands the
+    answers to the hub as stream messages. Same face to the hub as a socket feed."""
+
+    asset = "crypto"
+
+    def __init__(self, hub: StreamHub, poll: Any, interval: float = 1.0) -> None:
+        self._hub = hub
+        self._poll = poll
+        self.interval = interval
+        self._handlers: dict[str, dict[str, Any]] = {"quotes": {}, "trades": {}, "bars": {}, "orderbooks": {}}
+        self._running = False
+        self._stop = False
+        self.state = "idle"
+        self.connections = self.reconnects = self.drops = 0
+
+    async def _run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._hub._connecting(self)  # type: ignore[arg-type]
+        self._running = True
+        failing = False
+        while not self._stop:
+            quotes, books = list(self._handlers["quotes"]), list(self._handlers["orderbooks"])
+            if quotes or books:
+                try:
+                    messages = await loop.run_in_executor(None, self._poll, quotes, books)
+                except Exception as err:  # a failed round: report, show "reconnecting", try again
+                    self._hub._failed(err)
+                    if not failing:
+                        failing = True
+                        self._hub._disconnected(self)  # type: ignore[arg-type]
+                        self._hub._connecting(self)  # type: ignore[arg-type]
+                else:
+                    if failing or self.state != "connected":
+                        failing = False
+                        self._hub._connected(self)  # type: ignore[arg-type]
+                    self._hub._ingest_frame(messages)
+            await asyncio.sleep(self.interval)
+
+    async def _send_subscribe_msg(self) -> None:  # the next round asks for the new symbols
+        return None
+
+    async def _send_unsubscribe_msg(self, channel: str, symbols: list[str]) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        self._stop = True

@@ -49,7 +49,7 @@ from ..config import AccountConfig
 from ..errors import StreamError
 from .books import Book
 from .engine import Engine
-from .feeds import FEEDS, DataFeed, TradeFeed
+from .feeds import FEEDS, DataFeed, PollFeed, TradeFeed
 from .pumps import Pumps, Worker
 
 log = logging.getLogger("alpaca_nb.stream")
@@ -90,17 +90,21 @@ class StreamHub:
 
     def __init__(
         self,
-        account: AccountConfig,
+        account: AccountConfig | None,
         *,
         trading_accounts: Mapping[Any, AccountConfig] | None = None,
+        poll: Callable[[list[str], list[str]], list[dict[str, Any]]] | None = None,
         buffer_size: int = 10_000,
         ping_interval: float = 10.0,
         stale_after: float = 10.0,
         min_backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
-        self._account = account
-        self._trading_accounts = dict(trading_accounts or {account.kind: account})
+        self._account = account  # None: keyless (crypto-data mode), crypto polled through ``poll``
+        self._poll = poll
+        if trading_accounts is None:
+            trading_accounts = {account.kind: account} if account is not None else {}
+        self._trading_accounts = dict(trading_accounts)
         self.buffer_size = buffer_size
         self.ping_interval = ping_interval
         self.stale_after = stale_after
@@ -136,10 +140,12 @@ class StreamHub:
     @property
     def data_stream_url(self) -> str:
         """Where the market-data connection goes (quotes from elsewhere do not price another account)."""
-        return self._account.endpoints.data_stream
+        return self._account.endpoints.data_stream if self._account is not None else "keyless"
 
     def feed_url(self, asset: str) -> str:
         """The stream URL of asset class ``asset``'s feed ("stock", "crypto")."""
+        if self._account is None:
+            return "REST polling (keyless)"
         where = self._account.endpoints
         return where.crypto_data_stream if asset == "crypto" else where.data_stream
 
@@ -168,6 +174,13 @@ class StreamHub:
         for channel, symbol in wanted:
             if channel == "orderbooks" and asset_class(symbol).key != "crypto":
                 raise StreamError(f"order books are streamed for crypto pairs only, not {symbol}")
+            if self._account is None and (
+                asset_class(symbol).key != "crypto" or channel in ("trades", "bars")
+            ):
+                raise StreamError(
+                    f"without keys only crypto quotes and order books are followed (polled), not {channel} "
+                    f"of {symbol}: connect with keys, or in demo mode"
+                )
         token = next(self._ids)
         new: dict[str, list[str]] = defaultdict(list)
         with self._lock:
@@ -363,7 +376,13 @@ class StreamHub:
     def _feed(self, asset: str) -> DataFeed:
         """``asset``'s feed, made on first use (engine thread)."""
         feed = self._feeds.get(asset)
+        if feed is None and self._account is None:
+            if asset != "crypto" or self._poll is None:
+                raise StreamError(f"a {asset} stream needs keys: connect with keys, or in demo mode")
+            feed = PollFeed(self, self._poll)  # type: ignore[assignment]
+            self._feeds[asset] = feed  # type: ignore[assignment]
         if feed is None:
+            assert self._account is not None
             creds = self._account.credentials
             feed = FEEDS[asset](self, creds.key_id.reveal(), creds.secret_key.reveal(), self.feed_url(asset))
             self._feeds[asset] = feed
