@@ -118,7 +118,16 @@ def test_crypto_orders_fill_24_7_into_positions_keyed_without_the_slash(
     first = answer.json()  # fmt: skip
     assert (first["status"], first["order_class"], first["asset_class"], first["qty"]) == (
         "pending_new", "", "crypto", "0.0125")  # fmt: skip
-    raw(wsim, "DELETE", f"/v2/orders/{first['id']}")
+    replaced = raw(wsim, "PATCH", f"/v2/orders/{first['id']}", json={"qty": "0.02", "limit_price": "50001"})
+    new = replaced.json()
+    assert replaced.status_code == 200, new
+    assert (new["qty"], new["limit_price"], new["asset_class"], new["replaces"]) == (
+        "0.02",
+        "50001",
+        "crypto",
+        first["id"],
+    )
+    assert raw(wsim, "DELETE", f"/v2/orders/{new['id']}").status_code == 204
     eth = filled(tc, tc.submit_order(MarketOrderRequest(symbol="ETH/USD", notional=1000, side="buy",
                                                         time_in_force="ioc")).id)  # fmt: skip
     assert (eth.filled_qty, eth.filled_avg_price) == ("0.333", "3000.1")  # floored to the 0.001 increment
