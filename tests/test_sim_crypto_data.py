@@ -57,8 +57,9 @@ def utc(text: str) -> dt.datetime:
 
 def test_keyless_and_keyed_clients_page_bars_across_symbols(csim: Simulator, checked: SchemaChecker) -> None:
     start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(days=3)
-    request = CryptoBarsRequest(symbol_or_symbols=["BTC/USD", "ETH/USD", "SOL/USD"], timeframe=TimeFrame.Minute,
-                                start=start, end=start + dt.timedelta(days=2, hours=12, seconds=-1))  # fmt: skip
+    end = start + dt.timedelta(days=2, hours=12, seconds=-1)
+    pairs = ["BTC/USD", "ETH/USD", "SOL/USD"]
+    request = CryptoBarsRequest(symbol_or_symbols=pairs, timeframe=TimeFrame.Minute, start=start, end=end)
     before = len(csim.requests)
     free = keyless(csim, checked).get_crypto_bars(request).data
     assert {s: len(v) for s, v in free.items()} == {s: 3600 for s in ("BTC/USD", "ETH/USD", "SOL/USD")}
@@ -70,19 +71,24 @@ def test_keyless_and_keyed_clients_page_bars_across_symbols(csim: Simulator, che
     assert keyed.get_crypto_bars(request).data == free
     assert csim.requests[-1].account == "paper"
     assert all(isinstance(b.volume, float) for b in free["BTC/USD"][:50])
-    assert any(0 < b.volume % 1 for b in free["BTC/USD"][:50])  # fractional coin volume
+    assert any(b.volume % 1 > 0 for b in free["BTC/USD"][:50])  # fractional coin volume
 
 
 def test_pagination_limit_token_sort_and_the_last_page(csim: Simulator, checked: SchemaChecker) -> None:
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
-    window = {"start": (now - dt.timedelta(hours=2)).isoformat(), "end": (now - dt.timedelta(hours=1)).isoformat()}
+    window = {
+        "start": (now - dt.timedelta(hours=2)).isoformat(),
+        "end": (now - dt.timedelta(hours=1)).isoformat(),
+    }
     params = {"symbols": "BTC/USD,ETH/USD", "timeframe": "1Min", **window}
     whole = get(csim, checked, "bars", **params, limit=10000).json()
     assert whole["next_page_token"] is None and [len(v) for v in whole["bars"].values()] == [61, 61]
     seen: dict[str, list[dict[str, Any]]] = {}
     token, pages = None, 0
     while True:
-        body = get(csim, checked, "bars", **params, limit=50, **({"page_token": token} if token else {})).json()
+        body = get(
+            csim, checked, "bars", **params, limit=50, **({"page_token": token} if token else {})
+        ).json()
         pages += 1
         assert sum(len(v) for v in body["bars"].values()) <= 50  # limit counts across symbols
         for sym, bars in body["bars"].items():
@@ -100,7 +106,9 @@ def test_minute_bars_agree_with_the_trades_they_aggregate(csim: Simulator, check
     day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
     start = dt.datetime.combine(day, dt.time(9), dt.UTC)
     window = {"start": start.isoformat(), "end": (start + dt.timedelta(minutes=29, seconds=59)).isoformat()}
-    trades = get(csim, checked, "trades", symbols="LTC/USD", limit=10000, **window).json()["trades"]["LTC/USD"]
+    trades = get(csim, checked, "trades", symbols="LTC/USD", limit=10000, **window).json()["trades"][
+        "LTC/USD"
+    ]
     bars = get(csim, checked, "bars", symbols="LTC/USD", timeframe="1Min", **window).json()["bars"]["LTC/USD"]
     assert len(bars) == 30 and all(set(t) == {"t", "p", "s", "i", "tks"} for t in trades)
     by_minute: dict[str, list[dict[str, Any]]] = {}
@@ -156,10 +164,11 @@ def test_daily_bars_are_stamped_at_utc_midnight(csim: Simulator, checked: Schema
     )["ETH/USD"]
     assert len(bars) == 7 and bars[0].timestamp == start
     assert all(b.timestamp.time() == dt.time(0) and b.timestamp.utcoffset() == dt.timedelta(0) for b in bars)
-    hours = keyless(csim, checked).get_crypto_bars(CryptoBarsRequest(
-        symbol_or_symbols="ETH/USD", timeframe=TimeFrame(4, TimeFrameUnit.Hour),
-        start=dt.datetime.combine(start.date(), dt.time(), dt.UTC), end=dt.datetime.combine(start.date(), dt.time(23), dt.UTC),
-    ))["ETH/USD"]  # fmt: skip
+    four_hours = TimeFrame(4, TimeFrameUnit.Hour)
+    one_day = CryptoBarsRequest(
+        symbol_or_symbols="ETH/USD", timeframe=four_hours, start=start, end=start + dt.timedelta(hours=23)
+    )
+    hours = keyless(csim, checked).get_crypto_bars(one_day)["ETH/USD"]
     assert [h.timestamp.hour for h in hours] == [0, 4, 8, 12, 16, 20]
     assert sum(h.volume for h in hours) == pytest.approx(bars[0].volume)
 
@@ -168,12 +177,16 @@ def test_quotes_trades_latest_orderbooks_and_snapshots(csim: Simulator, checked:
     client = keyless(csim, checked)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     quotes = client.get_crypto_quotes(CryptoQuoteRequest(symbol_or_symbols="BTC/USD", start=start))["BTC/USD"]
-    trades = client.get_crypto_trades(CryptoTradesRequest(symbol_or_symbols="BTC/USD", start=start))["BTC/USD"]
+    trades = client.get_crypto_trades(CryptoTradesRequest(symbol_or_symbols="BTC/USD", start=start))[
+        "BTC/USD"
+    ]
     assert len(quotes) > 100 and len(trades) > 20
     assert all(q.bid_price < q.ask_price for q in quotes) and any(q.bid_size % 1 for q in quotes)
     raw_q = get(csim, checked, "latest/quotes", symbols="BTC/USD,ETH/USD").json()["quotes"]
     assert set(raw_q) == {"BTC/USD", "ETH/USD"} and set(raw_q["BTC/USD"]) == {"t", "bp", "bs", "ap", "as"}
-    latest = client.get_crypto_latest_trade(CryptoLatestTradeRequest(symbol_or_symbols=["SOL/USD"]))["SOL/USD"]
+    latest = client.get_crypto_latest_trade(CryptoLatestTradeRequest(symbol_or_symbols=["SOL/USD"]))[
+        "SOL/USD"
+    ]
     assert latest.price > 0 and latest.size > 0
     bar = client.get_crypto_latest_bar(CryptoLatestBarRequest(symbol_or_symbols="SOL/USD"))["SOL/USD"]
     assert dt.datetime.now(dt.UTC) - bar.timestamp < dt.timedelta(minutes=3)
@@ -195,11 +208,15 @@ def test_quotes_trades_latest_orderbooks_and_snapshots(csim: Simulator, checked:
         "latestTrade", "latestQuote", "minuteBar", "dailyBar", "prevDailyBar"}  # fmt: skip
 
 
-def test_symbols_must_be_pairs_and_unknown_pairs_are_left_out(csim: Simulator, checked: SchemaChecker) -> None:
+def test_symbols_must_be_pairs_and_unknown_pairs_are_left_out(
+    csim: Simulator, checked: SchemaChecker
+) -> None:
     refused = get(csim, checked, "latest/quotes", symbols="BTCUSD")
     assert refused.status_code == 400
     assert refused.json()["message"] == "invalid symbol: BTCUSD does not match ^[A-Z]+/[A-Z]+$"
-    assert get(csim, checked, "latest/trades", symbols="XYZ/USD,BTC/USD").json()["trades"].keys() == {"BTC/USD"}
+    assert get(csim, checked, "latest/trades", symbols="XYZ/USD,BTC/USD").json()["trades"].keys() == {
+        "BTC/USD"
+    }
     assert get(csim, checked, "bars", symbols="XYZ/USD", timeframe="1Min").json() == {
         "bars": {}, "next_page_token": None}  # fmt: skip
     assert get(csim, checked, "latest/quotes", symbols="BTC/USD").json()["quotes"]

@@ -25,7 +25,9 @@ def _near_minute_end(seconds_left: float = 3.0, **kwargs: Any) -> Simulator:
     """A simulator (stock hours: calendar) whose current minute ends in ``seconds_left``."""
     now = time.time_ns()
     offset = (60 * 10**9 - now % (60 * 10**9)) - int(seconds_left * 1e9)
-    return Simulator(seed=9, hours="calendar", rate_limit=None, clock=lambda: time.time_ns() + offset, **kwargs)
+    return Simulator(
+        seed=9, hours="calendar", rate_limit=None, clock=lambda: time.time_ns() + offset, **kwargs
+    )
 
 
 def test_crypto_data_stream_delivers_quotes_trades_bars_and_books() -> None:
@@ -118,7 +120,9 @@ def test_raw_protocol_ack_auth_json_and_books_rebuilt_from_increments() -> None:
                 out["unauthenticated"] = await _recv(ws)
                 await _send(ws, {"action": "auth", "key": key, "secret": secret}, False)
                 out["auth"] = await _recv(ws)
-                await _send(ws, {"action": "subscribe", "orderbooks": ["SOL/USD"], "bars": ["BTC/USD"]}, False)
+                await _send(
+                    ws, {"action": "subscribe", "orderbooks": ["SOL/USD"], "bars": ["BTC/USD"]}, False
+                )
                 out["ack"] = await _recv(ws)
                 book: dict[str, dict[float, float]] = {"b": {}, "a": {}}
                 messages: list[dict[str, Any]] = []

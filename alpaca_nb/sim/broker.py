@@ -268,7 +268,14 @@ class Broker:
         if trailing:
             key = "trail_price" if old.trail_price is not None else "trail_percent"
             merged[key] = body.get("trail", fmt(getattr(old, key)))
-        fields = parse_order({k: v for k, v in merged.items() if v is not None}, fractionable=True)
+        given = {k: v for k, v in merged.items() if v is not None}
+        info = self.market.asset(old.symbol)
+        crypto = isinstance(info, PairInfo)
+        fields = (
+            parse_crypto_order(given, info)
+            if isinstance(info, PairInfo)
+            else parse_order(given, fractionable=True)
+        )
         if fields["client_order_id"] in acct.by_client_id:
             raise ApiError(422, 40010001, "client_order_id must be unique")
         new = Order(
@@ -276,10 +283,17 @@ class Broker:
             asset_id=old.asset_id,
             created_at=now,
             updated_at=now,
-            expires_at=self._expiry(fields["time_in_force"], fields["extended_hours"], now),
+            expires_at=(
+                now + 90 * 86_400 * cal.NS
+                if crypto
+                else self._expiry(fields["time_in_force"], fields["extended_hours"], now)
+            ),
             position_intent=old.position_intent,
             replaces=old.id,
             hwm=old.hwm,
+            status="pending_new" if crypto else "accepted",
+            asset_class=old.asset_class,
+            position_symbol=old.position_symbol,
             **fields,
         )
         if old.order_class:

@@ -31,6 +31,7 @@ from .crypto_feed import CryptoFeed
 from .stock_feed import FEEDS as DATA_FEEDS
 from .stock_feed import StockFeed
 from .stream_clients import DataClient, TradingStreamClient
+from .trade_updates import on_trading_message
 
 CRYPTO_PATH = "/v1beta3/crypto/us"
 AUTH_TIMEOUT = 10.0
@@ -377,39 +378,7 @@ class StreamServer:
         return ws
 
     def _on_trading_message(self, client: TradingStreamClient, data: str | bytes) -> bool:
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            payload = None
-        if not isinstance(payload, dict):
-            client.send(orjson.dumps({"stream": "error", "data": {"error_message": "invalid syntax"}}))
-            return True
-        action, body = payload.get("action"), payload.get("data") or {}
-        if action in ("authenticate", "auth"):
-            key = body.get("key_id") if action == "authenticate" else payload.get("key")
-            secret = body.get("secret_key") if action == "authenticate" else payload.get("secret")
-            client.account = self.broker.authenticate(key, secret)
-            status = "authorized" if client.account else "unauthorized"
-            client.send(
-                orjson.dumps({"stream": "authorization", "data": {"status": status, "action": action}})
-            )
-            return client.account is not None
-        if action == "listen":
-            if client.account is None:
-                msg = {
-                    "stream": "authorization",
-                    "data": {"status": "unauthorized", "action": "listen"},
-                }
-                client.send(orjson.dumps(msg))
-                return True
-            streams = [s for s in body.get("streams", []) if s == "trade_updates"]
-            client.listening = bool(streams)
-            client.send(orjson.dumps({"stream": "listening", "data": {"streams": streams}}))
-            return True
-        client.send(
-            orjson.dumps({"stream": "error", "data": {"error_message": f"unknown action {action!r}"}})
-        )
-        return True
+        return on_trading_message(self.broker, client, data)
 
     def _on_trade_update(self, acct: Account, message: dict[str, Any]) -> None:
         if self.silenced:
