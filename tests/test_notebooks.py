@@ -14,7 +14,13 @@ from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-WIDGET_PICTURES = ("anb-account-card", "<polyline", "Order ticket", "anb-bar-chart-picture")
+WIDGET_PICTURES = (
+    "anb-account-card",
+    "<polyline",
+    "Order ticket",
+    "anb-bar-chart-picture",
+    "anb-order-book-picture",
+)
 
 
 def test_there_are_the_promised_notebooks() -> None:
