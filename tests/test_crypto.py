@@ -129,6 +129,9 @@ def test_a_crypto_order_fills_and_shows_as_a_position(session: Session, sim: Sim
     assert session.positions().loc["SOLUSD", "qty"] == pytest.approx(0.37)
     notional = session.submit_order("SOL/USD", notional=25, side="buy", type="market")
     assert float(notional.notional) == pytest.approx(25)
+    fills = session.fills("SOL/USD")  # activities name the pair as positions do (SOLUSD): found all the same
+    assert len(fills) >= 2 and set(fills.symbol) == {"SOL/USD"}
+    assert "SOLUSD" in session.pnl().index
     closed = session.close_position("SOL/USD")  # the slash form finds the BTCUSD-style position
     assert str(closed.symbol) == "SOL/USD"
     assert wait_until(lambda: "SOLUSD" not in session.positions().index, timeout=10)

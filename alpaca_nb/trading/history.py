@@ -159,9 +159,17 @@ def activities_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def fills_frame(rows: list[dict[str, Any]], symbols: list[str] | None = None) -> pd.DataFrame:
-    """FILL activities by UTC ``time``: symbol, side, qty, price, order_id, … (a fixed schema)."""
+    """FILL activities by UTC ``time``: symbol, side, qty, price, order_id, … (a fixed schema).
+
+    A crypto fill may name its pair as positions do (``BTCUSD``): asked for ``BTC/USD``, it is found and
+    shown as ``BTC/USD``."""
+    from .._wire import asset_class
+
+    names = {asset_class(s).position_symbol(s): s for s in symbols or ()} | {s: s for s in symbols or ()}
     rows = [
-        r for r in rows if r.get("activity_type") == "FILL" and (not symbols or r.get("symbol") in symbols)
+        dict(r, symbol=names.get(str(r.get("symbol")), r.get("symbol")))
+        for r in rows
+        if r.get("activity_type") == "FILL" and (not symbols or str(r.get("symbol")) in names)
     ]
     return _typed(rows, FILL_COLUMNS)
 

@@ -194,7 +194,8 @@ class OrderBook(LiveWidget, anywidget.AnyWidget):
         )
         spread = f"spread {asks[0][0] - bids[0][0]:,.6g}" if bids and asks else "no book yet"
         return (
-            '<div class="anb-order-book-picture" style="font-family:sans-serif;font-size:12px;display:inline-block">'
+            '<div class="anb-order-book-picture" '
+            'style="font-family:sans-serif;font-size:12px;display:inline-block">'
             f"<b>{html.escape(self.symbol)}</b> order book · {spread}"
             f"<table><tr><th>bid size</th><th>bid</th><th>ask size</th><th>ask</th></tr>{body}</table></div>"
         )

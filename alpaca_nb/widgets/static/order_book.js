@@ -44,7 +44,8 @@ function render({ model, el }) {
       if (i >= (side === "bid" ? nb : na)) return [h("td", {}), h("td", {})];
       const size = sizes[k], price = prices[k];
       const bar = h("span", { class: "anb-bar", style: `width:${biggest ? (100 * size) / biggest : 0}%` });
-      const s = h("td", { class: `anb-${side} anb-size`, dataset: { side, index: String(i) } }, bar, size.toPrecision(4));
+      const s = h("td", { class: `anb-${side} anb-size`, dataset: { side, index: String(i) } }, bar,
+        h("span", { class: "anb-num" }, size.toPrecision(4)));
       const p = h("td", { class: `anb-${side} anb-price`, dataset: { side, index: String(i) } }, fmt(price));
       return side === "bid" ? [s, p] : [p, s];
     };
@@ -54,7 +55,8 @@ function render({ model, el }) {
     body.replaceChildren(...rows);
     if (nb && na) {
       const bid = prices[0], ask = prices[nb];
-      spread.textContent = `spread ${fmt(ask - bid)} · mid ${fmt((ask + bid) / 2)}`;
+      const places = bid >= 1000 ? 2 : bid >= 1 ? 4 : 6;
+      spread.textContent = `spread ${(ask - bid).toFixed(places).replace(/\.?0+$/, "")} · mid ${fmt((ask + bid) / 2)}`;
     } else spread.textContent = "no book yet";
     el.dataset.frames = String(Number(el.dataset.frames || 0) + 1);
     el.dataset.bestBid = nb ? String(prices[0]) : "";
