@@ -32,11 +32,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check alpaca_nb tests benchmarks tools
 	$(BIN)/mypy
 
-# Unit/integration tests and the notebooks (nbval). pytest exit code 5 (nothing collected) is a failure.
+# Unit/integration tests and the notebooks (nbval), then the browser tests. The first part runs on three
+# workers, a file per worker (pytest-xdist): its longest tests mostly wait (fault campaigns, a quiet minute,
+# an environment build). Tests that measure rates (marked `serial`) run alone, with the browser tests.
+# pytest exit code 5 (nothing collected) is a failure.
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+WORKERS ?= 3
 test: lint
 	@bash .ci/ensure-chromium
-	$(BIN)/python -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/python -m pytest tests notebooks $(NBVAL) -m "not browser and not serial" -n $(WORKERS) \
+	  --dist loadfile $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; [ $$rc -eq 0 ] || exit $$rc
+	$(BIN)/python -m pytest tests -m "browser or serial" $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)

@@ -115,6 +115,7 @@ class Session:
         self._assets: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._closed = False
         self.last_error: str | None = None
+        self._unsure: set[str] = set()  # client_order_ids whose POST ended unknown: looked up before a resend
         self._keyless_url = keyless_data_url  # "crypto-data" mode: Alpaca's keyless crypto data, no account
         self._keyless_limiter = RateLimiter(rate_limit)
 
@@ -135,6 +136,11 @@ class Session:
 
     def has_account(self, kind: str) -> bool:
         return kind in self._accounts
+
+    @property
+    def has_accounts(self) -> bool:
+        """False in crypto-data mode: market data only, nothing to trade or look back on."""
+        return bool(self._accounts)
 
     @property
     def default_account(self) -> AccountKind:
@@ -267,8 +273,8 @@ class Session:
             raise NoSessionError("this session is closed: run `%alpaca connect` or alpaca_nb.connect()")
         if not asset.keyless_data:
             raise ConfigurationError(
-                f"crypto-data mode reads only data Alpaca serves without keys (crypto), not {asset.label}s: "
-                'connect("paper") with keys, or connect("demo")'
+                f"crypto-data mode reads only data Alpaca serves without keys (crypto pairs, written with a "
+                f'slash: "BTC/USD"), not {asset.label}s: connect("paper") with keys, or connect("demo")'
             )
         client = self._more_data.get((asset.key, "keyless"))  # type: ignore[arg-type]
         if client is None:
@@ -705,11 +711,26 @@ class Session:
         self, request: OrderRequest, *, account: str | None = None, limits: Limits | None = None
     ) -> Order:
         """Check ``request`` and send it exactly once; every entry point ends here."""
+        from .errors import OrderStateUnknownError
         from .trading import place_order
+        from .trading.orders import find_order, same_order
 
+        coid = str(request.client_order_id)
+        if coid in self._unsure:  # sent before with no answer: find it first, or the checks would count
+            client = self.client(account)  # the order that may exist against itself
+            found = self._remember(lambda: find_order(client, coid))
+            if found is not None:
+                self._unsure.discard(coid)
+                return self._remember(lambda: same_order(client, found, request))
         checked = self.check(request, account=account, limits=limits)
         client = self.client(checked.account)
-        return self._remember(lambda: place_order(client, checked.request))
+        try:
+            order = self._remember(lambda: place_order(client, checked.request))
+        except OrderStateUnknownError:
+            self._unsure.add(coid)
+            raise
+        self._unsure.discard(coid)
+        return order
 
     def submit_order(
         self,
@@ -777,36 +798,51 @@ class Session:
         account: str | None = None,
     ) -> Order:
         """Replace an open order (the new one carries a client_order_id: it exists at most once)."""
+        from types import SimpleNamespace
+
         from alpaca.trading.requests import ReplaceOrderRequest
 
-        from ._wire import STOCK
         from .trading import new_client_order_id, replace_order
-        from .trading.requests import choice, number
-
-        TIME_IN_FORCE = STOCK.time_in_force
+        from .trading.checks import check_replace, check_steps
+        from .trading.requests import choice, number, price_on_steps
 
         client = self.client(account)
         if not _is_uuid(str(order_id)):
             raise ValidationError(f"not an order id: {order_id!r}")
         q = number("qty", qty)
         if q is not None and q != int(q):
-            raise ValidationError("qty of a replacement must be a whole number")
-        tif = None if time_in_force is None else choice("time_in_force", time_in_force, TIME_IN_FORCE)
+            raise ValidationError(
+                "qty of a replacement must be a whole number (alpaca-py replaces whole quantities): "
+                "cancel the order and place a new one"
+            )
+        given = (q, limit_price, stop_price, trail, time_in_force)
+        if all(v is None for v in given):
+            raise ValidationError("give at least one of qty, limit_price, stop_price, trail, time_in_force")
+        # The order's asset class decides its rules (crypto: gtc/ioc, its own price steps), as for a new one.
+        current = self.get_order(str(order_id), account=account)
+        symbol = str(current.symbol or "")
+        cls = asset_class(symbol) if symbol else STOCK
+        tif = None if time_in_force is None else choice("time_in_force", time_in_force, cls.time_in_force)
         fields: dict[str, Any] = {
             "qty": None if q is None else int(q),
-            "limit_price": number("limit_price", limit_price),
-            "stop_price": number("stop_price", stop_price),
+            "limit_price": price_on_steps("limit_price", limit_price, symbol)
+            if symbol
+            else number("limit_price", limit_price),
+            "stop_price": price_on_steps("stop_price", stop_price, symbol)
+            if symbol
+            else number("stop_price", stop_price),
             "trail": number("trail", trail),
             "time_in_force": tif,
         }
-        if all(v is None for v in fields.values()):
-            raise ValidationError("give at least one of qty, limit_price, stop_price, trail, time_in_force")
+        if symbol and (fields["limit_price"] is not None or fields["stop_price"] is not None):
+            prices = SimpleNamespace(qty=None, notional=None, limit_price=fields["limit_price"],
+                                     stop_price=fields["stop_price"])  # fmt: skip
+            check_steps(prices, self.asset(symbol, account=client.account_kind), symbol)  # type: ignore[arg-type]
         if self._limits.max_notional is not None or self._limits.max_position is not None:
-            from .trading.checks import check_replace
-
-            current = self.get_order(str(order_id), account=account)  # the one pre-trade policy, again
-            check_replace(current, fields["qty"], fields["limit_price"], fields["stop_price"],
-                          _MarketView(self, client), self._limits)  # fmt: skip
+            view = _MarketView(self, client)  # the one pre-trade policy, again
+            check_replace(
+                current, fields["qty"], fields["limit_price"], fields["stop_price"], view, self._limits
+            )
         request = ReplaceOrderRequest(**fields, client_order_id=client_order_id or new_client_order_id())
         return self._remember(lambda: replace_order(client, str(order_id), request))
 
@@ -978,7 +1014,16 @@ class _MarketView:
         params = {"status": "open", "symbols": symbol, "limit": 500}
         buy = sell = 0.0
         for order in self._client.get_json("/orders", params):
-            left = float(order.get("qty") or 0) - float(order.get("filled_qty") or 0)
+            qty = float(order.get("qty") or 0)
+            if not qty and order.get("notional"):  # a notional order: its quantity at its price
+                price = float(order.get("limit_price") or order.get("stop_price") or 0)
+                if not price:
+                    quote, _ = self.quote(symbol)
+                    price = (
+                        float((quote.ask if order.get("side") == "buy" else quote.bid) or 0) if quote else 0
+                    )
+                qty = float(order["notional"]) / price if price else float("inf")  # unknown: assume the worst
+            left = qty - float(order.get("filled_qty") or 0)
             if order.get("side") == "buy":
                 buy += left
             else:

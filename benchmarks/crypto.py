@@ -23,12 +23,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _sim_process import start_sim  # benchmarks/ is on sys.path when run as a script
 
-from tests import comm_capture  # noqa: F401 (before any widget: comm messages are captured)
+from tests import comm_capture  # before any widget: comm messages are captured
 
 PAIRS = ["BTC/USD", "ETH/USD", "SOL/USD", "LTC/USD", "DOGE/USD", "AVAX/USD", "LINK/USD"]
 START = "2024-03-01T00:00:00Z"
@@ -43,7 +42,9 @@ def _vm(field: str) -> int:
 def _end(days: int) -> str:
     import pandas as pd
 
-    return (pd.Timestamp(START) + pd.Timedelta(days=days) - pd.Timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (pd.Timestamp(START) + pd.Timedelta(days=days) - pd.Timedelta(seconds=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 # ----- 1. bars ---------------------------------------------------------------------------------------
@@ -114,7 +115,10 @@ def bars(days: int) -> list[str]:
               f"(simulator warmed in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
         del pages
         _child("ours", base, end)  # warm
-        runs = {v: [_child(v, base, end) for _ in range(1 if v == "alpaca" else 3)] for v in ("ours", "alpaca", "floor")}
+        runs = {
+            v: [_child(v, base, end) for _ in range(1 if v == "alpaca" else 3)]
+            for v in ("ours", "alpaca", "floor")
+        }
     finally:
         sim.terminate()
         sim.wait(10)

@@ -21,6 +21,8 @@ from tests import (
 )
 from tests.conftest import wait_until
 
+pytestmark = pytest.mark.serial  # it measures frames and messages per second
+
 SYMBOLS = ["AAPL", "MSFT", "SPY", "QQQ"]
 
 

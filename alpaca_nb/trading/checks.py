@@ -76,17 +76,38 @@ class CheckedOrder:
     price_source: str  # "limit price", "stream ask", "REST bid", "notional"...
 
     def describe(self) -> str:
-        """``BUY 3 shares KO, estimated $150.00`` — what a confirmation restates."""
+        """``BUY 3 shares KO limit 150.25, estimated $450.75`` — what a confirmation restates, with the
+        exact quantity, notional and prices that will be sent (no rounding)."""
         r = self.request
         side = getattr(r.side, "value", r.side)
         unit = asset_class(str(r.symbol)).unit
         amount = (
-            f"{r.qty:g}{' ' + unit if unit else ''}" if r.qty is not None else f"${r.notional or 0:,.2f} of"
+            f"{_exact(r.qty)}{' ' + unit if unit else ''}"
+            if r.qty is not None
+            else f"${_exact(r.notional)} of"
         )
         kind = getattr(r.type, "value", r.type)
+        prices = "".join(
+            f" {name} {_exact(v)}"
+            for name, v in (
+                ("limit", getattr(r, "limit_price", None)),
+                ("stop", getattr(r, "stop_price", None)),
+            )
+            if v is not None
+        )
         klass = getattr(r.order_class, "value", r.order_class) or "simple"
         extra = f" ({klass})" if klass not in ("simple", "") else ""
-        return f"{str(side).upper()} {amount} {r.symbol} {kind}{extra}, estimated ${self.estimate:,.2f}"
+        return (
+            f"{str(side).upper()} {amount} {r.symbol} {kind}{prices}{extra}, estimated ${self.estimate:,.2f}"
+        )
+
+
+def _exact(value: Any) -> str:
+    """A number as it is sent (the request's float through its shortest repr), never ``1.23e+06``."""
+    try:
+        return f"{Decimal(repr(float(value))).normalize():f}"
+    except (InvalidOperation, ValueError, TypeError):
+        return str(value)
 
 
 def _value(request: OrderRequest, name: str) -> Any:
@@ -137,8 +158,9 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
     qty, notional = request.qty, request.notional
     if (notional is not None or (qty is not None and qty != int(qty))) and not asset.get("fractionable"):
         raise PreTradeRefusal(f"refused: {symbol} is not fractionable: use a whole quantity")
-    _check_steps(request, asset, symbol)
-    needs_price = qty is not None or limits.max_position is not None
+    check_steps(request, asset, symbol)
+    # A notional sell needs its quantity too: selling more than is held is a short sale.
+    needs_price = qty is not None or limits.max_position is not None or side == "sell"
     price, source = _price(request, view, side) if needs_price else (None, "notional")
     if needs_price and price is None:
         raise PreTradeRefusal(
@@ -163,7 +185,7 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
                 else ""
             )
             raise PreTradeRefusal(
-                f"refused: the position would be {worst:g} shares{pending}, beyond max_position "
+                f"refused: the position would be {worst:g}{_unit(symbol)}{pending}, beyond max_position "
                 f"{limits.max_position:g}"
             )
     short = max(0.0, -after) - max(0.0, -held) if side == "sell" else 0.0
@@ -189,10 +211,22 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
     return CheckedOrder(request, account, round(estimate, 2), price, source)
 
 
-def _check_steps(request: OrderRequest, asset: dict[str, Any], symbol: str) -> None:
+def check_steps(request: OrderRequest, asset: dict[str, Any], symbol: str) -> None:
     """An asset's own increments (crypto: ``min_order_size``, ``min_trade_increment``,
     ``price_increment``, decimal strings): a quantity below the minimum or off its step, a price off
     its step, is refused here rather than by the broker."""
+    try:
+        _steps(request, asset, symbol)
+    except (InvalidOperation, OverflowError):  # beyond Decimal's precision: no real order is that big
+        raise PreTradeRefusal(f"refused: the quantity or price of this {symbol} order is too large") from None
+
+
+def _unit(symbol: str) -> str:
+    unit = asset_class(symbol).unit
+    return f" {unit}" if unit else f" {symbol}"
+
+
+def _steps(request: OrderRequest, asset: dict[str, Any], symbol: str) -> None:
     smallest, step, tick = (
         _dec(asset.get(k)) for k in ("min_order_size", "min_trade_increment", "price_increment")
     )
@@ -245,7 +279,7 @@ def check_replace(
         worst = held + buying + grows if side == "buy" else held - selling - grows
         if abs(worst) > limits.max_position + 1e-9:
             raise PreTradeRefusal(
-                f"refused: the position could reach {worst:g} shares, beyond max_position "
+                f"refused: the position could reach {worst:g}{_unit(symbol)}, beyond max_position "
                 f"{limits.max_position:g}"
             )
 

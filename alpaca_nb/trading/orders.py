@@ -75,7 +75,7 @@ def find_order(client: SafeTradingClient, client_order_id: str, attempts: int = 
         ) from None
 
 
-def _same_order(client: SafeTradingClient, found: Order, request: OrderRequest) -> Order:
+def same_order(client: SafeTradingClient, found: Order, request: OrderRequest) -> Order:
     """The order found under our client_order_id must be the one we meant; returned with its legs.
 
     Only what the request set is compared: a notional order gets a qty once it fills, an OCO's limit
@@ -149,12 +149,12 @@ def place_order(client: SafeTradingClient, request: OrderRequest) -> Order:
             found = find_order(client, coid)
             if found is None:
                 raise
-            return _same_order(client, found, request)
+            return same_order(client, found, request)
         except AMBIGUOUS as err:  # it may or may not have been placed: look before resending
             last = err
             found = find_order(client, coid)
             if found is not None:
-                return _same_order(client, found, request)
+                return same_order(client, found, request)
     raise OrderStateUnknownError(
         f"order {coid} was not confirmed after {SUBMIT_ATTEMPTS} attempts (last: {last}); it was not "
         "found when last checked — send it again with the same client_order_id (it will be found, "

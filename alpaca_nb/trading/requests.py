@@ -62,7 +62,7 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return text
 
 
-def _price(name: str, value: Any, symbol: str, *, required: bool = False) -> float | None:
+def price_on_steps(name: str, value: Any, symbol: str, *, required: bool = False) -> float | None:
     """A price Alpaca accepts: positive, and on the asset class's increments (no sub-pennies).
 
     Float noise is forgiven (``1 + 0.57`` is 1.5699999999999998: sent as 1.57); a real extra decimal
@@ -88,7 +88,7 @@ def _places(name: str, value: float | None, cls: Any) -> float | None:
     if value is None or cls.price_places is None:
         return value
     rounded: float = round(value, cls.price_places)
-    if rounded <= 0 or abs(rounded - value) > 1e-12 * max(1.0, value):
+    if rounded <= 0 or abs(rounded - value) > 1e-12 * value:  # relative: 0.0001000000001 is not noise
         raise ValidationError(f"{name} {value!r} has more than {cls.price_places} decimals")
     return rounded
 
@@ -147,8 +147,10 @@ def build_order_request(
     # An OCO's limit is its take-profit's: alpaca-py lets the top-level one be left out.
     limit_needed = kind == "stop_limit" or (kind == "limit" and klass != "oco")
     prices = {
-        "limit_price": _price("limit_price", limit_price, symbol, required=limit_needed),
-        "stop_price": _price("stop_price", stop_price, symbol, required=kind in ("stop", "stop_limit")),
+        "limit_price": price_on_steps("limit_price", limit_price, symbol, required=limit_needed),
+        "stop_price": price_on_steps(
+            "stop_price", stop_price, symbol, required=kind in ("stop", "stop_limit")
+        ),
     }
     for name, value in prices.items():
         wanted = {"limit_price": ("limit", "stop_limit"), "stop_price": ("stop", "stop_limit")}[name]
@@ -230,12 +232,12 @@ def _advanced(
     out: dict[str, Any] = {"order_class": OrderClass(klass)}
     tp_price = sl_price = None
     if tp is not None:
-        tp_price = _price("take_profit", tp.get("limit_price"), symbol, required=True)
+        tp_price = price_on_steps("take_profit", tp.get("limit_price"), symbol, required=True)
         assert tp_price is not None
         out["take_profit"] = TakeProfitRequest(limit_price=tp_price)
     if sl is not None:
-        sl_price = _price("stop_loss", sl.get("stop_price"), symbol, required=True)
-        sl_limit = _price("stop_loss limit_price", sl.get("limit_price"), symbol)
+        sl_price = price_on_steps("stop_loss", sl.get("stop_price"), symbol, required=True)
+        sl_limit = price_on_steps("stop_loss limit_price", sl.get("limit_price"), symbol)
         assert sl_price is not None
         out["stop_loss"] = StopLossRequest(stop_price=sl_price, limit_price=sl_limit)
     if tp_price is not None and sl_price is not None:

@@ -92,7 +92,8 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
         symbol = normalize_symbol(symbol)
         timeframe = parse_timeframe(timeframe)
         session = session or current_session()
-        session.client(account)  # the live interlock, before any widget exists
+        if account is not None or session.has_accounts:
+            session.client(account)  # the live interlock, before any widget exists
         if start is None and timeframe.endswith(("Day", "Week", "Month")):
             start = pd.Timestamp.now(tz="America/New_York").normalize() - pd.Timedelta(days=365)
         bars = session.bars(symbol, timeframe, start, end, progress=False)
@@ -104,7 +105,8 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
         self._since = time.time_ns()  # minute bars that ended before this are in the REST history
         self._changed: dict[int, list[float]] = {}  # candles to send: t_ns → row
         self._proposal: tuple[str, str, str, float] | None = None  # token, order id, field, price
-        self._bucket = _bucketer(timeframe) if live else None
+        # keyless (crypto-data mode) the stream cannot carry bars: the chart is the REST history, not live
+        self._bucket = _bucketer(timeframe) if live and session.has_accounts else None
         self._hub = hub = session.stream
         trades.refresh()
         self.orders = trades.take_orders() or []

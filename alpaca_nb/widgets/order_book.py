@@ -13,7 +13,6 @@ an index, never a price, and the kernel looks the price up in what it sent last.
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
 
 MAX_RATE = 10.0
 MAX_DEPTH = 100
+KEEP_FRAMES = 8
 
 
 class OrderBook(LiveWidget, anywidget.AnyWidget):
@@ -74,7 +74,9 @@ class OrderBook(LiveWidget, anywidget.AnyWidget):
 
         sym = normalize_symbol(symbol)
         if asset_class(sym).key != "crypto":
-            raise ValidationError(f"an order book is for a crypto pair (e.g. 'BTC/USD'), not {sym}")
+            raise ValidationError(
+                f"an order book is for a crypto pair, written with a slash (e.g. 'BTC/USD'), not {sym}"
+            )
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
             raise ValidationError(f"depth must be a whole number from 1 to {MAX_DEPTH}, not {depth!r}")
         if isinstance(max_rate, bool) or not isinstance(max_rate, int | float) or not max_rate > 0:
@@ -82,13 +84,17 @@ class OrderBook(LiveWidget, anywidget.AnyWidget):
         if ticket is not None and not hasattr(ticket, "limit_price"):
             raise ValidationError("ticket must be an OrderTicket")
         session = session or current_session()
+        session.orderbook(sym, depth=1)  # an unknown pair fails here, in one line, before any widget
         super().__init__(symbol=sym, depth=depth)
         self._session = session
         self._ticket = ticket
         self._hub = hub = session.stream
         self._lock = threading.Lock()
         self._sent: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+        self._recent: dict[int, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
+        self._seq = 0
         self._sent_version = -1
+        self._resend = False  # a view asked for the book: the pump sends it (never the comm handler)
         self._frames = 0
         self._bytes = 0
         self.on_msg(self._on_front_end)
@@ -106,8 +112,9 @@ class OrderBook(LiveWidget, anywidget.AnyWidget):
         if status != self.status:
             self.status = status
         book = self._hub.book(self.symbol)
-        if book is None or book.version == self._sent_version:
+        if book is None or (book.version == self._sent_version and not self._resend):
             return
+        self._resend = False
         version = book.version
         bids, asks, t_ns = book.levels(self.depth)
         self._send_frame(bids, asks, t_ns)
@@ -128,20 +135,27 @@ class OrderBook(LiveWidget, anywidget.AnyWidget):
             self._refused += 1
             return
         kind = content.get("type")
-        if kind == "ready":  # a view that just rendered: the book as last sent
-            with self._lock:
-                bids, asks = self._sent
-            self._send_frame(bids, asks, time.time_ns())
+        if kind == "ready":  # a view that just rendered: the pump sends the book on its next tick
+            self._resend = True
         elif kind == "pick":
-            self.pick(content.get("side"), content.get("index"))
+            self.pick(content.get("side"), content.get("index"), content.get("seq"))
         else:
             self._refused += 1
 
-    def pick(self, side: Any, index: Any) -> float | None:
+    def pick(self, side: Any, index: Any, seq: Any = None) -> float | None:
         """What a click on a level does: that level's price (from the frame the kernel sent) into the
-        ticket as a limit price. ``side`` is "bid" or "ask", ``index`` the level (0 = best)."""
+        ticket as a limit price. ``side`` is "bid" or "ask", ``index`` the level (0 = best), ``seq`` the
+        frame the click was on (one of the last few sent; None: the latest)."""
         with self._lock:
-            levels = {"bid": self._sent[0], "ask": self._sent[1]}.get(side) if isinstance(side, str) else None
+            if seq is None:
+                frame: Any = self._sent
+            elif isinstance(seq, int) and not isinstance(seq, bool):
+                frame = self._recent.get(seq)
+            else:
+                frame = None
+            levels = None
+            if frame is not None and isinstance(side, str):
+                levels = {"bid": frame[0], "ask": frame[1]}.get(side)
         if (
             levels is None
             or isinstance(index, bool)
@@ -150,13 +164,14 @@ class OrderBook(LiveWidget, anywidget.AnyWidget):
         ):
             self._refused += 1
             return None
-        price = levels[index][0]
+        price = float(levels[index][0])
         self.picked = f"{side} {price:g}"
         ticket = self._ticket
         if ticket is not None and not getattr(ticket, "_closed", False):
             with ticket.hold_sync():
                 if ticket.symbol.strip().upper() != self.symbol:
-                    ticket.symbol = self.symbol
+                    # another pair: the quantity typed meant other coins
+                    ticket.symbol, ticket.qty, ticket.notional = self.symbol, "", ""
                 if ticket.order_type not in ("limit", "stop_limit"):
                     ticket.order_type = "limit"
                 ticket.limit_price = f"{price:.10g}"

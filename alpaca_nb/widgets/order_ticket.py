@@ -184,6 +184,10 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
 
     def _on_field(self, change: dict[str, Any]) -> None:
         self._clear_review()  # any change cancels a confirmation: it showed other fields
+        if change["name"] == "account" and change["new"] not in ("paper", "live"):
+            self.account = "paper"  # only the two words mean an account
+            self.message = f"refused: account must be paper or live, not {change['new']!r}"
+            return
         if change["name"] == "account" and change["new"] == "live" and not self.live_allowed:
             self.account = "paper"
             self.message = f"refused: {self.live_reason}"

@@ -25,7 +25,8 @@ class TradesOverlay:
     def __init__(self, session: Session, symbols: list[str], account: str | None, since: Any = None) -> None:
         self.session, self.symbols, self.account = session, list(symbols), account
         self._lock = threading.Lock()
-        self.fills: list[Fill] = self._fetch_fills(since)
+        self.enabled = session.has_accounts  # keyless crypto-data mode: no fills or orders to draw
+        self.fills: list[Fill] = self._fetch_fills(since) if self.enabled else []
         self._new: list[Fill] = []
         self._orders: list[dict[str, Any]] | None = None  # fetched, not yet taken by the pump
         self.orders_due = True
@@ -74,6 +75,9 @@ class TradesOverlay:
 
     # ----- REST thread (or the kernel's, at start) -----------------------------------------------
     def refresh(self) -> None:
+        if not self.enabled:
+            self._orders = []
+            return
         try:
             rows = self.session.open_orders_raw(account=self.account)
         except Exception as err:
@@ -83,6 +87,8 @@ class TradesOverlay:
 
     def reread(self) -> None:
         """The fills since the newest one shown; those not shown yet are queued for the pump."""
+        if not self.enabled:
+            return
         with self._lock:
             seen = {(t, s, p, q) for t, s, p, _, q in self.fills + self._new}
             since = max((f[0] for f in self.fills), default=None)

@@ -61,12 +61,12 @@ function render({ model, el }) {
     el.dataset.frames = String(Number(el.dataset.frames || 0) + 1);
     el.dataset.bestBid = nb ? String(prices[0]) : "";
     el.dataset.bestAsk = na ? String(prices[nb]) : "";
-    last = msg.t;
+    last = msg.seq;
   };
   const onMsg = (msg, buffers) => { if (msg && msg.type === "book") draw(msg, buffers); };
   body.addEventListener("click", (event) => {
     const td = event.target.closest("td[data-side]");
-    if (td) model.send({ type: "pick", side: td.dataset.side, index: Number(td.dataset.index) });
+    if (td) model.send({ type: "pick", side: td.dataset.side, index: Number(td.dataset.index), seq: last });
   });
   model.on("msg:custom", onMsg);
   model.on("change:status", status);
