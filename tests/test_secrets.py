@@ -230,6 +230,7 @@ def test_keys_that_cannot_be_sent_are_refused_without_showing_them(
     texts += [shown.out, shown.err]
 
 
+@pytest.mark.serial  # interrupts the main thread: run where pytest owns it (not an xdist worker)
 def test_an_interrupted_request_shows_no_key(texts: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Ctrl-C while a request waits: the KeyboardInterrupt comes from our frame, not urllib3's."""
     import _thread

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from alpaca_nb.sim import Simulator
@@ -18,6 +19,7 @@ from tests.schemas import SchemaChecker, shared_dir
 PACKAGE = Path(__file__).resolve().parent.parent / "alpaca_nb"
 
 
+@pytest.mark.serial  # a subprocess start within 15 s: not beside three busy workers
 def test_cli_prints_urls_and_keys_and_stops_on_ctrl_c() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "alpaca_nb.sim", "--seed", "3"],

@@ -65,6 +65,9 @@ class Engine:
         task = asyncio.ensure_future(self._guarded(coro), loop=self._loop)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # A task cancelled before it ran (the loop stopping) never awaited ``coro``: close it, or Python
+        # warns "coroutine … was never awaited" when it is collected. Closing a finished one does nothing.
+        task.add_done_callback(lambda _: coro.close())
         return task
 
     async def _guarded(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -149,6 +149,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         self._hub = hub = session.stream  # kept: close() must work after the session closed
         self._update_token = hub.on_trade_update(self._on_trade_update)
         self._attach_pump(self._pump, interval=0.5)
+        self._class_key = "stock"  # the form's defaults are a stock's
         self._set_choices()
         self.observe(self._on_field, names=list(FIELDS))
         self.on_msg(self._on_front_end)
@@ -217,6 +218,10 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         self.choices = {"order_type": list(cls.order_types), "tif": list(cls.time_in_force),
                         "order_class": classes, "notional_types": list(cls.notional[0]),
                         "extended_hours": cls.extended_hours, "unit": cls.unit}  # fmt: skip
+        if cls.key == self._class_key:  # same class: the values are the user's (the checks judge them)
+            return
+        self._class_key = cls.key
+        # Another class (stock ↔ crypto): a value it does not allow moves to its first allowed one.
         for name, allowed in (
             ("order_type", cls.order_types),
             ("tif", cls.time_in_force),
