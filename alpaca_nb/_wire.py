@@ -105,7 +105,49 @@ CRYPTO = AssetClass(
     price_places=9,
     max_notional=200_000.0,
 )
-ASSET_CLASSES: dict[str, AssetClass] = {"stock": STOCK, "crypto": CRYPTO}
+OPTION = AssetClass(
+    key="option",
+    name="us_option",
+    label="option contract",
+    # OCC: root (1-6 letters, an adjusted one ends in a digit), YYMMDD, C or P, strike × 1000 in 8 digits
+    symbol=re.compile(r"^[A-Z]{1,5}[A-Z0-9]?\d{6}[CP]\d{8}$"),
+    data_version="v1beta1",
+    data_prefix="/options",
+    latest_words=("quotes", "latest"),
+    snapshots_key="snapshots",
+    volume_dtype="int64",
+    feeds=("indicative", "opra"),
+    order_types=("market", "limit"),
+    time_in_force=("day",),
+    notional=((), ()),
+    shortable=True,  # selling to open needs the account's options level (the broker's rule, and ours)
+    keyless_data=False,
+    extended_hours=False,
+    unit="contracts",
+    price_places=2,
+)
+ASSET_CLASSES: dict[str, AssetClass] = {"stock": STOCK, "crypto": CRYPTO, "option": OPTION}
+
+
+class OccSymbol(NamedTuple):
+    """An OCC option symbol's parts: ``AAPL261218C00200000`` → AAPL, 2026-12-18, call, 200.0."""
+
+    root: str
+    expiration: str  # YYYY-MM-DD
+    type: str  # "call" | "put"
+    strike: float
+
+
+def parse_occ(symbol: str) -> OccSymbol:
+    """The parts of an OCC symbol (ValidationError if it is not one)."""
+    if not OPTION.symbol.match(symbol):
+        raise ValidationError(
+            f"not an OCC option symbol (ROOT + YYMMDD + C/P + strike×1000 in 8 digits): {symbol!r}"
+        )
+    body = symbol[-15:]
+    root = symbol[:-15]
+    expiration = f"20{body[:2]}-{body[2:4]}-{body[4:6]}"
+    return OccSymbol(root, expiration, "call" if body[6] == "C" else "put", int(body[7:]) / 1000)
 
 
 def asset_class(symbol: str) -> AssetClass:

@@ -20,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._wire import (
+    OPTION,
     STOCK,
     AssetClass,
     Quote,
@@ -245,15 +246,13 @@ class Session:
             if config.endpoints.data == self._accounts[self._data_kind()].endpoints.data:
                 return default
         if (asset.key, kind) not in self._more_data:
-            from .data import SafeCryptoDataClient, SafeDataClient
+            from .data import SafeCryptoDataClient, SafeDataClient, SafeOptionDataClient
 
             config = self._accounts[kind]
             trading = self.client(kind) if kind == "paper" or self._allow_live else None
             timeout, limiter = self.timeout, self._limiters[kind]
-            if asset is STOCK:
-                client: Any = SafeDataClient(config, timeout=timeout, limiter=limiter)
-            else:
-                client = SafeCryptoDataClient(config, trading=trading, timeout=timeout, limiter=limiter)
+            make = {"stock": SafeDataClient, "crypto": SafeCryptoDataClient, "option": SafeOptionDataClient}
+            client: Any = make[asset.key](config, trading=trading, timeout=timeout, limiter=limiter)
             self._more_data[(asset.key, kind)] = client
         return self._more_data[(asset.key, kind)]
 
@@ -420,6 +419,69 @@ class Session:
         from .data import fetch_snapshots
 
         return self._remember(lambda: fetch_snapshots(self.data_client(symbols), symbols, feed))
+
+    # ----- options ------------------------------------------------------------------------------
+    def option_contracts(
+        self,
+        underlying: str,
+        *,
+        expiration: Any = None,
+        expiration_gte: Any = None,
+        expiration_lte: Any = None,
+        type: str | None = None,
+        strike_gte: float | None = None,
+        strike_lte: float | None = None,
+        status: str = "active",
+    ) -> pd.DataFrame:
+        """Option contracts of ``underlying`` (every page), indexed by OCC symbol: underlying,
+        expiration, type, strike, style, status, tradable, open_interest, close_price, multiplier.
+
+        >>> s.option_contracts("AAPL", expiration="2026-12-18", type="call")
+        """
+        from .data.options import fetch_contracts
+
+        if status not in ("active", "inactive"):
+            raise ValidationError(f"status must be 'active' or 'inactive', not {status!r}")
+        filters = {"expiration": expiration, "expiration_gte": expiration_gte,
+                   "expiration_lte": expiration_lte, "type": type, "strike_gte": strike_gte,
+                   "strike_lte": strike_lte}  # fmt: skip
+        client = self.client()
+        return self._remember(lambda: fetch_contracts(client, underlying, status=status, **filters))
+
+    def option_chain(
+        self,
+        underlying: str,
+        *,
+        expiration: Any = None,
+        expiration_gte: Any = None,
+        expiration_lte: Any = None,
+        type: str | None = None,
+        strike_gte: float | None = None,
+        strike_lte: float | None = None,
+        feed: str | None = None,
+    ) -> pd.DataFrame:
+        """The option chain of ``underlying`` indexed by (expiration, strike, type): symbol, bid, ask,
+        last, iv, delta, gamma, theta, vega, rho, open_interest, and ``computed`` (True where Alpaca's
+        snapshot had no greeks and ours — Black-Scholes from the mid and the underlying's price — are shown).
+
+        >>> s.option_chain("AAPL", expiration="2026-12-18")
+        >>> s.option_chain("AAPL", strike_gte=180, strike_lte=220, type="put")
+        """
+        from .data.options import contract_params, fetch_chain
+
+        filters = {"expiration": expiration, "expiration_gte": expiration_gte,
+                   "expiration_lte": expiration_lte, "type": type, "strike_gte": strike_gte,
+                   "strike_lte": strike_lte}  # fmt: skip
+        symbol = contract_params(underlying, **filters)["underlying"]
+        trading = self.client()
+        data = self._data_for(trading.account_kind, OPTION)  # type: ignore[arg-type]
+
+        def chain() -> pd.DataFrame:
+            quote, _ = self.quote(symbol)
+            spot = (quote.bid + quote.ask) / 2 if quote is not None and quote.bid and quote.ask else None
+            return fetch_chain(data, trading, symbol, spot=spot, feed=feed, **filters)
+
+        return self._remember(chain)
 
     def records(self, channel: str, since_ns: dict[str, int]) -> dict[str, list[Any]]:
         """Every quote (or minute bar) of each symbol after its own ``since_ns``, all pages, oldest

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from .._wire import to_utc
 from .bars import check_known, fetch_bars, fetch_records, symbols_for
-from .client import SafeCryptoDataClient, SafeDataClient
+from .client import SafeCryptoDataClient, SafeDataClient, SafeOptionDataClient
 from .frames import BAR_COLUMNS, BAR_DTYPES, BarsBuilder, bar_columns, bar_dtypes, parse_timestamps
 from .latest import fetch_latest, fetch_orderbook, fetch_snapshots
 from .pages import PAGE_LIMIT, fetch_pages, next_token
@@ -32,6 +32,7 @@ from .params import bar_params, parse_timeframe
 
 __all__ = [
     "BAR_COLUMNS", "BAR_DTYPES", "PAGE_LIMIT", "BarsBuilder", "SafeCryptoDataClient", "SafeDataClient",
+    "SafeOptionDataClient",
     "bar_columns", "bar_dtypes", "bar_params", "check_known", "fetch_bars", "fetch_latest",
     "fetch_orderbook", "fetch_pages", "fetch_records", "fetch_snapshots", "next_token",
     "parse_timeframe", "parse_timestamps", "symbols_for", "to_utc",

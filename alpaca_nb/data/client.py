@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
+from alpaca.data.historical import (
+    CryptoHistoricalDataClient,
+    OptionHistoricalDataClient,
+    StockHistoricalDataClient,
+)
 
-from .._wire import CRYPTO, STOCK, AssetClass
+from .._wire import CRYPTO, OPTION, STOCK, AssetClass
 from ..config import AccountConfig
 from ..rest import RateLimiter, SafeRESTMixin
 
@@ -58,3 +62,22 @@ class SafeCryptoDataClient(SafeRESTMixin, CryptoHistoricalDataClient):
 
     def __repr__(self) -> str:
         return f"<SafeCryptoDataClient {self._base_url}{'' if self.trading else ' keyless'}>"
+
+
+class SafeOptionDataClient(SafeRESTMixin, OptionHistoricalDataClient):
+    """``OptionHistoricalDataClient`` (``/v1beta1/options/…``; keys required) the same way."""
+
+    asset: AssetClass = OPTION
+
+    def __init__(
+        self, account: AccountConfig, *, timeout: float, limiter: RateLimiter, trading: Any = None
+    ) -> None:
+        creds = account.credentials
+        super().__init__(
+            creds.key_id.reveal(), creds.secret_key.reveal(), url_override=account.endpoints.data
+        )
+        self._anb_setup(timeout=timeout, limiter=limiter, account=account.kind)
+        self.trading = trading
+
+    def __repr__(self) -> str:
+        return f"<SafeOptionDataClient {self._base_url}>"

@@ -33,6 +33,7 @@ def fetch_pages(
     count: Any,
     *,
     chains: int | None = None,
+    page_limit: int = PAGE_LIMIT,
 ) -> Generator[tuple[int, memoryview], None, None]:
     """Yield ``(chain, body)`` for every page; each chain's next page is requested before its current one
     is parsed.
@@ -50,7 +51,7 @@ def fetch_pages(
     got = 0
     try:
         for pipe, query in zip(pipes, queries, strict=True):
-            pipe.send(path, dict(query, limit=min(PAGE_LIMIT, limit) if limit else PAGE_LIMIT))
+            pipe.send(path, dict(query, limit=min(page_limit, limit) if limit else page_limit))
         active = list(range(k))
         while active:
             for i in list(active):
@@ -58,7 +59,7 @@ def fetch_pages(
                 got += count(body) if limit is not None else 0
                 token = next_token(body)
                 if token is not None and (limit is None or got < limit):
-                    more = min(PAGE_LIMIT, limit - got) if limit else PAGE_LIMIT
+                    more = min(page_limit, limit - got) if limit else page_limit
                     pipes[i].send(path, dict(queries[i], page_token=token, limit=more))
                 else:
                     active.remove(i)

@@ -1,0 +1,84 @@
+"""What a set of option legs is worth at expiry: the payoff, its extremes and breakevens, exactly.
+
+The value at expiry of ``Σ side × ratio × max(0, ±(S − K))`` is piecewise linear in the underlying's price
+``S``, with kinks at the strikes: its extremes lie at ``S = 0``, at a strike, or run off to infinity with
+the slope beyond the highest strike. Every figure here is per one unit of the combination and per share;
+a position is ``qty × multiplier`` of it (100 for equity options).
+
+Used by the pre-trade policy (a spread's maximum loss, a limit price the legs can never be worth) and by
+the ticket (max gain/loss, breakevens, the diagram).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class LegShape:
+    """One leg as the payoff sees it: +ratio bought or −ratio sold, a call or a put at a strike."""
+
+    signed_ratio: int
+    is_call: bool
+    strike: float
+
+
+def value_at(legs: list[LegShape], spot: np.ndarray | float) -> np.ndarray:
+    """The combination's value at expiry per share, at each underlying price in ``spot``."""
+    s = np.asarray(spot, dtype=float)
+    total = np.zeros_like(s)
+    for leg in legs:
+        intrinsic = np.maximum(s - leg.strike, 0.0) if leg.is_call else np.maximum(leg.strike - s, 0.0)
+        total = total + leg.signed_ratio * intrinsic
+    return total
+
+
+def tail_slope(legs: list[LegShape]) -> int:
+    """d(value)/dS beyond the highest strike: the net calls held."""
+    return sum(leg.signed_ratio for leg in legs if leg.is_call)
+
+
+@dataclass(frozen=True, slots=True)
+class Payoff:
+    """Per unit, per share, for a net price paid ``price`` (negative: a credit received)."""
+
+    price: float
+    min_value: float  # lowest value at expiry (−inf: unbounded below)
+    max_value: float  # highest value at expiry (+inf: unbounded above)
+    breakevens: tuple[float, ...]
+
+    @property
+    def max_loss(self) -> float:
+        return self.price - self.min_value  # inf when a short call is uncovered
+
+    @property
+    def max_gain(self) -> float:
+        return self.max_value - self.price
+
+
+def payoff(legs: list[LegShape], price: float) -> Payoff:
+    """Extremes and breakevens of ``legs`` bought for ``price`` a unit (per share)."""
+    strikes = sorted({leg.strike for leg in legs})
+    points = np.array([0.0, *strikes], dtype=float)
+    values = value_at(legs, points)
+    slope = tail_slope(legs)
+    top = math.inf if slope > 0 else float(values.max())
+    bottom = -math.inf if slope < 0 else float(values.min())
+    if slope == 0:
+        top, bottom = max(top, float(values[-1])), min(bottom, float(values[-1]))
+    # breakevens: where value − price crosses zero on each segment (and past the last strike)
+    edges = [*points, points[-1] + max(1.0, points[-1])]
+    pnl = value_at(legs, np.array(edges)) - price
+    found: list[float] = []
+    for (x0, y0), (x1, y1) in zip(zip(edges, pnl, strict=True), zip(edges[1:], pnl[1:], strict=True), strict=False):
+        if y0 == 0 and (not found or abs(found[-1] - x0) > 1e-9):
+            found.append(float(x0))
+        elif y0 * y1 < 0:
+            found.append(float(x0 + (x1 - x0) * (-y0) / (y1 - y0)))
+    if slope != 0 and pnl[-1] * slope < 0:  # still on the wrong side past the last edge: crosses later
+        x, y = edges[-1], pnl[-1]
+        found.append(float(x - y / slope))
+    return Payoff(price, bottom, top, tuple(round(b, 4) for b in found if b >= 0))
