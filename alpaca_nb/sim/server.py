@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime as dt
 import ssl
 import threading
 import time
@@ -15,17 +16,22 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
+from . import calendar as cal
 from .broker import Broker
 from .faults import Faults
 from .http import Gate, RateLimiter, RequestRecord
 from .market import Hours, Market, Pin
 from .market.crypto import CryptoMarket
+from .market.options import OptionsMarket
 from .market.orderbook import OrderBooks
 from .market.venues import Venues
 from .routes.account import AccountRoutes
 from .routes.analytics import AnalyticsRoutes
 from .routes.crypto import CryptoRoutes
 from .routes.crypto_feed import CryptoFeed
+from .routes.option_contracts import OptionContractRoutes
+from .routes.option_feed import OptionFeed
+from .routes.options import OptionDataRoutes
 from .routes.stocks import DataRoutes, Plan
 from .routes.streams import StreamServer
 from .routes.trading import TradingRoutes
@@ -80,6 +86,12 @@ class Simulator:
         Levels per side of the crypto order books, and seconds between book ticks (default 50
         levels, 0.1 s: the book changes ten times a second; the stream sends the increments at
         each ``tick_interval``, so set both for a faster book).
+    option_rate:
+        The interest rate of the options' Black-Scholes prices (default 0: puts never trade
+        below their exercise value, and put-call parity reads ``C - P = S - K``).
+
+    Options are listed for every stock of the universe (OCC symbols, e.g. ``AAPL261218C00200000``):
+    see ``option_stream_url``, ``set_options_level`` and ``expire_options``.
 
     Examples
     --------
@@ -115,6 +127,7 @@ class Simulator:
         crypto_symbols: list[str] | tuple[str, ...] | None = None,
         orderbook_levels: int = 50,
         orderbook_interval: float = 0.1,
+        option_rate: float = 0.0,
     ) -> None:
         self.seed = seed
         self.host = host
@@ -126,12 +139,16 @@ class Simulator:
             seed, crypto_symbols, cache_bytes=cache_mb * 2**20 // 2, clock=clock
         )
         self.orderbooks = OrderBooks(self.crypto_market, levels=orderbook_levels, interval=orderbook_interval)
-        self.venues = Venues(self.market, self.crypto_market)
+        self.options_market = OptionsMarket(
+            self.market, seed, rate=option_rate, cache_bytes=cache_mb * 2**20 // 4
+        )
+        self.venues = Venues(self.market, self.crypto_market, self.options_market)
         self.broker = Broker(self.venues, seed=seed, starting_cash=starting_cash, credentials=credentials)
         self.streams = StreamServer(
             self.market,
             self.broker,
             crypto=CryptoFeed(self.crypto_market, self.orderbooks),
+            options=OptionFeed(self.options_market, quote_limit=200 if plan == "basic" else 1000),
             tick_interval=tick_interval,
             connection_limit=stream_connection_limit,
         )
@@ -149,6 +166,7 @@ class Simulator:
         )
         self._data = DataRoutes(self.market, plan=plan, cache_bytes=cache_mb * 2**20 * 3 // 4)
         self._crypto = CryptoRoutes(self.crypto_market, self.orderbooks, cache_bytes=cache_mb * 2**20 // 4)
+        self._options = OptionDataRoutes(self.options_market)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -229,6 +247,8 @@ class Simulator:
         TradingRoutes(self.broker).add_to(app)
         self._data.add_to(app)
         self._crypto.add_to(app)
+        self._options.add_to(app)
+        OptionContractRoutes(self.broker, self.options_market).add_to(app)
         self.streams.add_to(app)  # last: its /v2/{feed} route must not shadow the REST routes
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
         await self._runner.setup()
@@ -300,6 +320,12 @@ class Simulator:
         return self._root("ws") + "/v1beta3/crypto/us"
 
     @property
+    def option_stream_url(self) -> str:
+        """Full option stream URL (indicative feed) for ``OptionDataStream(url_override=...)``;
+        ``/v1beta1/opra`` is served too. msgpack only, as on Alpaca."""
+        return self._root("ws") + "/v1beta1/indicative"
+
+    @property
     def trading_stream_url(self) -> str:
         """Full trade-updates stream URL for ``TradingStream(url_override=...)``."""
         return self._root("ws") + "/stream"
@@ -322,6 +348,41 @@ class Simulator:
         if symbol not in market.universe:
             raise KeyError(f"{symbol} is not in the simulator's universe")
         market.pin(symbol, Pin(price, spread, size, since=self.market.now()))
+
+    def set_options_level(self, account: AccountName, level: int) -> None:
+        """Set an account's approved options level (0 disabled, 1 covered calls and cash-secured
+        puts, 2 also long calls and puts, 3 also multi-leg orders; new accounts have 3). Orders are
+        checked against ``min(level, max_options_trading_level)`` of its configuration."""
+        if level not in (0, 1, 2, 3):
+            raise ValueError("level must be 0, 1, 2 or 3")
+        acct = self.broker.accounts[account]
+
+        def apply() -> None:
+            acct.options_level = level
+
+        self.call(apply)
+
+    def expire_options(self, through: dt.date | str | None = None) -> None:
+        """Expire every contract expiring on or before ``through`` (default: today, New York), now:
+        in-the-money positions are exercised or assigned, the others expire worthless, open orders
+        in them expire (as at the expiration day's close, which does the same on its own)."""
+        day = dt.date.fromisoformat(through) if isinstance(through, str) else through
+        if day is None:
+            day = cal.et_day_of(self.market.now())
+
+        def apply() -> None:
+            current = self.options_market.expire_through
+            self.options_market.expire_through = day if current is None else max(current, day)
+            self.broker.options.settle(self.market.now())
+
+        self.call(apply)
+
+    def option_contracts(self, underlying: str) -> list[str]:
+        """The OCC symbols listed for ``underlying`` (expired ones included), in symbol order."""
+        chain = self.options_market.chain(underlying)
+        if chain is None:
+            raise KeyError(f"{underlying} is not in the simulator's universe")
+        return [c.symbol for c in chain.contracts]
 
     def clear_price(self, symbol: str | None = None) -> None:
         for market in (self.market, self.crypto_market):
@@ -352,7 +413,8 @@ class Simulator:
 
         Stock symbols (default: four of the universe) go to stock-stream clients as quotes; crypto
         pairs (``["BTC/USD", ...]``) go to crypto-stream clients as ``channel`` — ``"quotes"``,
-        ``"trades"`` or ``"orderbooks"`` (book increments after a whole-book reset).
+        ``"trades"`` or ``"orderbooks"`` (book increments after a whole-book reset); option
+        contracts (``["AAPL261218C00200000", ...]``) go to option-stream clients as quotes.
         """
         if self._loop is None:
             raise RuntimeError("simulator is not running")

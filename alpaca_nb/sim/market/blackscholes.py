@@ -21,7 +21,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def norm_cdf(x: F64) -> F64:
-    return np.asarray(0.5 * (1.0 + _ERF(np.asarray(x, dtype=np.float64) / _SQRT2).astype(np.float64)))
+    erf = np.asarray(_ERF(np.asarray(x, dtype=np.float64) / _SQRT2), dtype=np.float64)
+    return np.asarray(0.5 * (1.0 + erf))
 
 
 def norm_pdf(x: F64) -> F64:

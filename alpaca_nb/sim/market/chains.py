@@ -137,4 +137,3 @@ def build_chain(info: SymbolInfo, spot: float, today: dt.date, seed: int) -> Cha
         smile,
         np.array([d.toordinal() for d in listing], dtype=np.int64),
     )
-

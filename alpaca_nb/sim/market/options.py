@@ -134,10 +134,14 @@ class OptionsMarket:
                 self.chain(underlying)
         return self._ids.get(asset_id)
 
+    def expiry_ns(self, info: ContractInfo) -> int:
+        """When ``info`` stops trading: its expiration day's close."""
+        return int(self._chain_of(info).expires[info.index])
+
     def expired(self, info: ContractInfo, now: int | None = None) -> bool:
         now = self.now() if now is None else now
         forced = self.expire_through is not None and info.expiration <= self.expire_through
-        return forced or now >= int(self._chain_of(info).expires[info.index])
+        return forced or now >= self.expiry_ns(info)
 
     def _chain_of(self, info: ContractInfo) -> Chain:
         chain = self.chain(info.underlying)
@@ -215,7 +219,9 @@ class OptionsMarket:
         chain = self.chain(underlying)
         assert chain is not None
         value = self._days.get_or_make(
-            (underlying, day), lambda: self._generate(chain, day), lambda d: d.nbytes  # type: ignore[attr-defined]
+            (underlying, day),
+            lambda: self._generate(chain, day),
+            lambda d: d.nbytes,  # type: ignore[attr-defined]
         )
         assert isinstance(value, DayTrades)
         return value
@@ -253,7 +259,8 @@ class OptionsMarket:
         price = np.maximum(np.round(mid + rng.uniform(-1, 1, len(mid)) * half, 2), 0.01)
         return DayTrades(
             index, ns, price, rng.geometric(0.3, len(ns)).astype(np.int64),
-            _CODES[rng.integers(0, len(_CODES), len(ns))], _CONDITIONS[rng.integers(0, len(_CONDITIONS), len(ns))],
+            _CODES[rng.integers(0, len(_CODES), len(ns))],
+            _CONDITIONS[rng.integers(0, len(_CONDITIONS), len(ns))],
             (index.astype(np.int64) << _KEY_BITS) | (ns - start), start,
         )  # fmt: skip
 
@@ -301,4 +308,3 @@ class OptionsMarket:
         p, s, ns = d.price[i:j], d.size[i:j], d.ns[i:j]
         ticks = Bars(ns, p, p, p, p, s, np.ones(j - i, np.int64), p * s)
         return ticks.aggregate(d.start + (ns - d.start) // cal.MINUTE_NS * cal.MINUTE_NS)
-
