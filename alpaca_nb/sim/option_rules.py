@@ -121,9 +121,9 @@ class LegSpec:
 
 def parse_mleg(body: Any, venues: Venues) -> tuple[dict[str, Any], list[LegSpec]]:
     """A multi-leg order's fields and its legs (see the module docstring for the rules)."""
-    fields = _common(body)
-    if body.get("symbol"):
+    if isinstance(body, dict) and body.get("symbol"):
         raise _invalid("mleg orders take their contracts in legs: symbol is not allowed")
+    fields = _common(body)
     legs = body.get("legs")
     if not isinstance(legs, list) or not 2 <= len(legs) <= 4:
         raise _invalid("mleg orders need 2 to 4 legs")

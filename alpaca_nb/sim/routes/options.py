@@ -175,7 +175,7 @@ class OptionDataRoutes:
             quotes = _quote_dicts(q)
             g = q.greeks
             greeks = zip(
-                *(np.round(a, 6).tolist() for a in (g.delta, g.gamma, g.rho, g.theta, g.vega)), strict=True
+                *(np.round(a, 8).tolist() for a in (g.delta, g.gamma, g.rho, g.theta, g.vega)), strict=True
             )
             for n, (c, quote, (delta, gamma, rho, theta, vega)) in enumerate(
                 zip(contracts, quotes, greeks, strict=True)
@@ -188,7 +188,7 @@ class OptionDataRoutes:
                 if d is not None:
                     snap["latestTrade"] = _trades(d, [r])[0]
                 snap["greeks"] = {"delta": delta, "gamma": gamma, "rho": rho, "theta": theta, "vega": vega}
-                snap["impliedVolatility"] = round(float(q.iv[n]), 6)
+                snap["impliedVolatility"] = round(float(q.iv[n]), 8)
                 out[c.symbol] = snap
         return out
 
