@@ -5,6 +5,7 @@ independent Black-Scholes (``math.erf``), for static arbitrage across strikes an
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 import time
@@ -157,7 +158,7 @@ def test_no_static_arbitrage_and_put_call_parity_within_the_spread(
     parity = 0
     for (expiration, call), quotes in rows.items():
         quotes.sort()
-        for (k0, b0, a0), (k1, b1, a1) in zip(quotes, quotes[1:], strict=False):
+        for (k0, b0, a0), (k1, b1, a1) in itertools.pairwise(quotes):
             # Vertical spreads: the nearer-the-money strike never sells for less than the other buys.
             assert (b1 <= a0) if call else (b0 <= a1), (expiration, call, k0, k1)
             mid0, mid1 = (b0 + a0) / 2, (b1 + a1) / 2
@@ -180,17 +181,27 @@ def test_quotes_trades_bars_and_exchanges(osim: Simulator, checked: SchemaChecke
     quotes = data.get_option_latest_quote(OptionLatestQuoteRequest(symbol_or_symbols=symbols))
     assert set(quotes) == set(symbols) and all(q.bid_price < q.ask_price for q in quotes.values())
     snaps = data.get_option_snapshot(OptionSnapshotRequest(symbol_or_symbols=symbols))
-    assert {s: v.latest_quote.ask_price for s, v in snaps.items()} == {s: q.ask_price for s, q in quotes.items()}  # type: ignore[union-attr]
+    assert {s: v.latest_quote.ask_price for s, v in snaps.items()} == {
+        s: q.ask_price for s, q in quotes.items()
+    }  # type: ignore[union-attr]
     latest = data.get_option_latest_trade(OptionLatestTradeRequest(symbol_or_symbols=symbols))
     start = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
     trades = data.get_option_trades(OptionTradesRequest(symbol_or_symbols=symbols, start=start)).data
     for s in symbols:
         assert trades[s] and trades[s][-1].timestamp == latest[s].timestamp
         assert all(isinstance(t.conditions, str) for t in trades[s])
-    minutes = data.get_option_bars(OptionBarsRequest(symbol_or_symbols=symbols, timeframe=TimeFrame.Minute, start=start)).data
-    days = data.get_option_bars(OptionBarsRequest(symbol_or_symbols=symbols, timeframe=TimeFrame.Day, start=start)).data
+    minutes = data.get_option_bars(
+        OptionBarsRequest(symbol_or_symbols=symbols, timeframe=TimeFrame.Minute, start=start)
+    ).data
+    days = data.get_option_bars(
+        OptionBarsRequest(symbol_or_symbols=symbols, timeframe=TimeFrame.Day, start=start)
+    ).data
     for s in symbols:  # daily bars aggregate the minutes, which aggregate the trades
-        assert sum(b.volume for b in minutes[s]) == sum(t.size for t in trades[s]) == sum(b.volume for b in days[s])
+        assert (
+            sum(b.volume for b in minutes[s])
+            == sum(t.size for t in trades[s])
+            == sum(b.volume for b in days[s])
+        )
         assert len(days[s]) <= 8 and days[s][0].timestamp.astimezone(ZoneInfo("America/New_York")).hour == 0
     codes = data.get_option_exchange_codes()
     assert codes["Q"] == "Nasdaq Options" and {t.exchange for s in symbols for t in trades[s]} <= set(codes)
@@ -203,5 +214,7 @@ def test_quotes_trades_bars_and_exchanges(osim: Simulator, checked: SchemaChecke
     print(f"chain page of 1000 answered in {time.perf_counter() - started:.3f} s")
     assert raw.status_code == 200 and len(raw.json()["snapshots"]) == 1000 and raw.json()["next_page_token"]
     checked.check("GET", "/v1beta1/options/snapshots/AAPL", raw.status_code, raw.content)
-    keyless = requests.get(osim.base_url + "/v1beta1/options/quotes/latest", params={"symbols": symbols[0]}, timeout=10)
+    keyless = requests.get(
+        osim.base_url + "/v1beta1/options/quotes/latest", params={"symbols": symbols[0]}, timeout=10
+    )
     assert keyless.status_code == 403

@@ -16,7 +16,6 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderClass, OrderSide, PositionIntent, TimeInForce
 from alpaca.trading.requests import (
-    GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
     OptionLegRequest,
@@ -63,14 +62,20 @@ def spread(qty: int = 1, limit: float | None = None, **extra: Any) -> Any:
     ]
     kind = LimitOrderRequest if limit is not None else MarketOrderRequest
     args = {"limit_price": limit} if limit is not None else {}
-    return kind(qty=qty, order_class=OrderClass.MLEG, legs=legs, time_in_force=TimeInForce.DAY, **args, **extra)
+    return kind(
+        qty=qty, order_class=OrderClass.MLEG, legs=legs, time_in_force=TimeInForce.DAY, **args, **extra
+    )
 
 
 def test_single_leg_fill_position_x100_and_exercise(osim: Simulator, checked: SchemaChecker) -> None:
     trading = client(osim, checked)
     call = occ("C", 140)
-    order = trading.submit_order(MarketOrderRequest(symbol=call, qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
-    assert order.status == "pending_new" and order.order_class == "simple" and order.asset_class == "us_option"
+    order = trading.submit_order(
+        MarketOrderRequest(symbol=call, qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    assert (
+        order.status == "pending_new" and order.order_class == "simple" and order.asset_class == "us_option"
+    )
     assert wait_until(lambda: trading.get_order_by_id(order.id).status == "filled")
     filled = trading.get_order_by_id(order.id)
     pos = trading.get_open_position(call)
@@ -101,8 +106,11 @@ def test_mleg_fills_all_legs_together_replace_and_cancel(osim: Simulator, checke
     assert [leg.ratio_qty for leg in resting.legs or []] == ["1", "1"] and resting.legs[0].qty == "3"  # type: ignore[index]
     assert wait_until(lambda: trading.get_order_by_id(resting.id).status == "new")
     leg = (resting.legs or [])[0]
-    for call, text in ((lambda: trading.cancel_order_by_id(leg.id), "cancel"),
-                       (lambda: trading.replace_order_by_id(leg.id, ReplaceOrderRequest(qty=1)), "replace")):  # fmt: skip
+    attempts = (
+        (lambda: trading.cancel_order_by_id(leg.id), "cancel"),
+        (lambda: trading.replace_order_by_id(leg.id, ReplaceOrderRequest(qty=1)), "replace"),
+    )
+    for call, text in attempts:
         with pytest.raises(APIError) as refused:
             call()
         assert refused.value.status_code == 422
@@ -136,31 +144,43 @@ def test_approval_levels_and_coverage(osim: Simulator, checked: SchemaChecker) -
         return str(err.value)
 
     buy = MarketOrderRequest(symbol=occ("C", 150), qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
-    naked = MarketOrderRequest(symbol=occ("C", 150), qty=1, side=OrderSide.SELL, time_in_force=TimeInForce.DAY)
+    naked = MarketOrderRequest(
+        symbol=occ("C", 150), qty=1, side=OrderSide.SELL, time_in_force=TimeInForce.DAY
+    )
     assert trading.get_account().options_trading_level == 3
-    assert "insufficient underlying qty available for covered call (required: 100, available: 0)" in refused(naked)
+    assert "insufficient underlying qty available for covered call (required: 100, available: 0)" in refused(
+        naked
+    )
     osim.set_options_level("paper", 1)
     assert trading.get_account().options_approved_level == 1
     assert "account not eligible for level2 options trading" in refused(buy)
     assert "account not eligible for level3 options trading" in refused(spread())
-    trading.submit_order(MarketOrderRequest(symbol="AAPL", qty=100, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    trading.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=100, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
     assert wait_until(lambda: trading.get_all_positions() != [])
     covered = trading.submit_order(naked)  # level 1, 100 shares held: a covered call
     assert covered.position_intent == "sell_to_open"
     osim.set_options_level("paper", 0)
     assert "account not eligible for level1 options trading" in refused(naked)
     osim.set_options_level("paper", 3)
-    trading.set_account_configurations(trading.get_account_configurations().model_copy(update={"max_options_trading_level": 2}))
+    trading.set_account_configurations(
+        trading.get_account_configurations().model_copy(update={"max_options_trading_level": 2})
+    )
     assert trading.get_account().options_trading_level == 2
     assert "account not eligible for level3 options trading" in refused(spread())
-    trading.set_account_configurations(trading.get_account_configurations().model_copy(update={"max_options_trading_level": 3}))
+    trading.set_account_configurations(
+        trading.get_account_configurations().model_copy(update={"max_options_trading_level": 3})
+    )
     two_shorts = LimitOrderRequest(
         qty=1, order_class=OrderClass.MLEG, limit_price=-1, time_in_force=TimeInForce.DAY,
         legs=[OptionLegRequest(symbol=occ("C", 145), ratio_qty=1, side=OrderSide.SELL),
               OptionLegRequest(symbol=occ("C", 150), ratio_qty=1, side=OrderSide.SELL)],
     )  # fmt: skip
     assert "uncovered short call leg" in refused(two_shorts)
-    puts = MarketOrderRequest(symbol=occ("P", 145), qty=20, side=OrderSide.SELL, time_in_force=TimeInForce.DAY)
+    puts = MarketOrderRequest(
+        symbol=occ("P", 145), qty=20, side=OrderSide.SELL, time_in_force=TimeInForce.DAY
+    )
     assert "insufficient options buying power for cash-secured put (required: 290000" in refused(puts)
     bad = [({**_spread_body(), "legs": _spread_body()["legs"] * 1, "qty": 1.5}, "qty must be a whole number"),
            ({**_spread_body(), "time_in_force": "gtc"}, "options orders must be day orders"),
@@ -177,14 +197,21 @@ def test_expiry_exercises_in_the_money_and_expires_the_rest(osim: Simulator, che
     trading = client(osim, checked)
     itm, otm = occ("C", 130, "260313"), occ("C", 160, "260313")
     for symbol in (itm, otm):
-        trading.submit_order(MarketOrderRequest(symbol=symbol, qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+        trading.submit_order(
+            MarketOrderRequest(symbol=symbol, qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        )
     assert wait_until(lambda: len(trading.get_all_positions()) == 2)
     osim.expire_options("2026-03-13")
     assert {p.symbol: p.qty for p in trading.get_all_positions()} == {"AAPL": "100"}
-    assert trading.get_option_contract(otm).status == "inactive" and not trading.get_option_contract(otm).tradable
+    assert (
+        trading.get_option_contract(otm).status == "inactive"
+        and not trading.get_option_contract(otm).tradable
+    )
     kinds = [a["activity_type"] for a in _get(osim, "/v2/account/activities").json()]
     assert {"OPEXC", "OPTRD", "OPEXP"} <= set(kinds)
-    answer = _post(osim, "/v2/orders", {"symbol": otm, "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"})
+    answer = _post(
+        osim, "/v2/orders", {"symbol": otm, "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"}
+    )
     assert answer.status_code == 422 and "has expired" in answer.json()["message"]
 
 
@@ -202,22 +229,31 @@ def test_mleg_exactly_once_under_faults(osim: Simulator, kind: str) -> None:
         arm("POST", "/v2/orders", after_apply=after_apply, **args)
         try:
             answer = _post(osim, "/v2/orders", {**_spread_body(), "client_order_id": coid}, timeout=0.4)
-            ok = answer.status_code == 200 and answer.headers.get("Content-Type", "").startswith("application/json")
+            ok = answer.status_code == 200 and answer.headers.get("Content-Type", "").startswith(
+                "application/json"
+            )
             ok = ok and isinstance(_json(answer), dict)
         except requests.RequestException:
             ok = False
         if kind != "stall":
             assert not ok, kind  # the client could not know
         if kind == "stall":  # a stalled request is still carried out: once the stall ends
-            assert wait_until(lambda: any(r.client_order_id == coid and r.status == 200 for r in osim.requests))
+            assert wait_until(
+                lambda coid=coid: any(r.client_order_id == coid and r.status == 200 for r in osim.requests)
+            )
         found = _get(osim, "/v2/orders:by_client_order_id", params={"client_order_id": coid})
         placed = found.status_code == 200
         assert placed == (after_apply or kind == "stall"), (kind, after_apply, found.status_code)
         if placed:
             parent = found.json()
-            mine = [o for o in osim.orders() if o["id"] == parent["id"] or o["id"] in {x["id"] for x in parent["legs"]}]
+            mine = [
+                o
+                for o in osim.orders()
+                if o["id"] == parent["id"] or o["id"] in {x["id"] for x in parent["legs"]}
+            ]
             assert len(mine) == 3 and len(parent["legs"]) == 2
-            assert wait_until(lambda: _get(osim, f"/v2/orders/{parent['id']}").json()["status"] == "filled")
+            path = f"/v2/orders/{parent['id']}"
+            assert wait_until(lambda path=path: _get(osim, path).json()["status"] == "filled")
             legs = _get(osim, f"/v2/orders/{parent['id']}").json()["legs"]
             assert [leg["status"] for leg in legs] == ["filled", "filled"]
     parents = [o for o in osim.orders() if o["order_class"] == "mleg" and o["symbol"] == ""]
@@ -226,9 +262,11 @@ def test_mleg_exactly_once_under_faults(osim: Simulator, kind: str) -> None:
 
 
 def _spread_body() -> dict[str, Any]:
-    return {"order_class": "mleg", "qty": 1, "type": "market", "time_in_force": "day",
-            "legs": [{"symbol": occ("C", 145), "ratio_qty": 1, "side": "buy", "position_intent": "buy_to_open"},
-                     {"symbol": occ("C", 150), "ratio_qty": 1, "side": "sell", "position_intent": "sell_to_open"}]}  # fmt: skip
+    legs = [
+        {"symbol": occ("C", 145), "ratio_qty": 1, "side": "buy", "position_intent": "buy_to_open"},
+        {"symbol": occ("C", 150), "ratio_qty": 1, "side": "sell", "position_intent": "sell_to_open"},
+    ]
+    return {"order_class": "mleg", "qty": 1, "type": "market", "time_in_force": "day", "legs": legs}
 
 
 def _headers(sim: Simulator) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import datetime as dt
 import ssl
 import threading
 import time
@@ -16,7 +15,6 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
-from . import calendar as cal
 from .broker import Broker
 from .faults import Faults
 from .http import Gate, RateLimiter, RequestRecord
@@ -25,6 +23,7 @@ from .market.crypto import CryptoMarket
 from .market.options import OptionsMarket
 from .market.orderbook import OrderBooks
 from .market.venues import Venues
+from .option_hooks import OptionHooks
 from .routes.account import AccountRoutes
 from .routes.analytics import AnalyticsRoutes
 from .routes.crypto import CryptoRoutes
@@ -41,7 +40,7 @@ T = TypeVar("T")
 AccountName = Literal["paper", "live"]
 
 
-class Simulator:
+class Simulator(OptionHooks):
     """A seeded, deterministic Alpaca (trading REST, market-data REST, both WebSocket streams).
 
     The unmodified alpaca-py clients work against it with ``url_override``; so does alpaca_nb's
@@ -320,12 +319,6 @@ class Simulator:
         return self._root("ws") + "/v1beta3/crypto/us"
 
     @property
-    def option_stream_url(self) -> str:
-        """Full option stream URL (indicative feed) for ``OptionDataStream(url_override=...)``;
-        ``/v1beta1/opra`` is served too. msgpack only, as on Alpaca."""
-        return self._root("ws") + "/v1beta1/indicative"
-
-    @property
     def trading_stream_url(self) -> str:
         """Full trade-updates stream URL for ``TradingStream(url_override=...)``."""
         return self._root("ws") + "/stream"
@@ -348,41 +341,6 @@ class Simulator:
         if symbol not in market.universe:
             raise KeyError(f"{symbol} is not in the simulator's universe")
         market.pin(symbol, Pin(price, spread, size, since=self.market.now()))
-
-    def set_options_level(self, account: AccountName, level: int) -> None:
-        """Set an account's approved options level (0 disabled, 1 covered calls and cash-secured
-        puts, 2 also long calls and puts, 3 also multi-leg orders; new accounts have 3). Orders are
-        checked against ``min(level, max_options_trading_level)`` of its configuration."""
-        if level not in (0, 1, 2, 3):
-            raise ValueError("level must be 0, 1, 2 or 3")
-        acct = self.broker.accounts[account]
-
-        def apply() -> None:
-            acct.options_level = level
-
-        self.call(apply)
-
-    def expire_options(self, through: dt.date | str | None = None) -> None:
-        """Expire every contract expiring on or before ``through`` (default: today, New York), now:
-        in-the-money positions are exercised or assigned, the others expire worthless, open orders
-        in them expire (as at the expiration day's close, which does the same on its own)."""
-        day = dt.date.fromisoformat(through) if isinstance(through, str) else through
-        if day is None:
-            day = cal.et_day_of(self.market.now())
-
-        def apply() -> None:
-            current = self.options_market.expire_through
-            self.options_market.expire_through = day if current is None else max(current, day)
-            self.broker.options.settle(self.market.now())
-
-        self.call(apply)
-
-    def option_contracts(self, underlying: str) -> list[str]:
-        """The OCC symbols listed for ``underlying`` (expired ones included), in symbol order."""
-        chain = self.options_market.chain(underlying)
-        if chain is None:
-            raise KeyError(f"{underlying} is not in the simulator's universe")
-        return [c.symbol for c in chain.contracts]
 
     def clear_price(self, symbol: str | None = None) -> None:
         for market in (self.market, self.crypto_market):
