@@ -24,7 +24,7 @@ DEFAULTS = {
     "suspend_trade": False,
     "trade_confirm_email": "all",
     "ptp_no_exception_entry": False,
-    "max_options_trading_level": 0,
+    "max_options_trading_level": 3,  # paper accounts trade options up to level 3
     "disable_overnight_trading": False,
 }
 

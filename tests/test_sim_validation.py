@@ -265,7 +265,7 @@ TP_SL = {"take_profit": {"limit_price": 110}, "stop_loss": {"stop_price": 90}}
         ),
         (
             {**BRACKET, "order_class": "mleg", **TP_SL},
-            "order_class mleg is for options; the simulator trades equities only",
+            "mleg orders take their contracts in legs: symbol is not allowed",
         ),
     ],
     ids=[

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  REST (trading + data)  {sim.base_url}")
     print(f"  market-data stream     {sim.data_stream_url}   (also /v2/sip, /v2/test)")
     print(f"  crypto stream          {sim.crypto_stream_url}   (crypto REST needs no keys)")
+    print(f"  option stream          {sim.option_stream_url}   (msgpack only; also /v1beta1/opra)")
     print(f"  trading stream         {sim.trading_stream_url}")
     print(f"  paper keys             APCA_API_KEY_ID={paper[0]}  APCA_API_SECRET_KEY={paper[1]}")
     print(f"  live keys (simulated)  {live[0]}  {live[1]}")

@@ -1,7 +1,9 @@
 """Account activities: what the ledger did, as ``/v2/account/activities`` tells it.
 
 Each fill of an order is a ``FILL`` (trade activity); cash deposits and withdrawals are ``CSD``/``CSW``
-(non-trade activities; the starting cash is the account's first ``CSD``). Ids are Alpaca's
+(non-trade activities; the starting cash is the account's first ``CSD``); an option exercised,
+assigned or expired is an ``OPEXC``/``OPASN``/``OPEXP`` with an ``OPTRD`` for the shares delivered.
+Ids are Alpaca's
 ``YYYYMMDDHHMMSSmmm::<uuid>``: for fills the prefix is the transaction time in New York to the
 millisecond, for non-trade activities the date and ``000000000``. Decimals are strings.
 
@@ -25,11 +27,13 @@ from .wire import ApiError, iso_one
 
 TRADE_TYPES = frozenset({"FILL"})
 NON_TRADE_TYPES = frozenset({"CSD", "CSW", "DIV", "FEE", "INT", "JNLC"})
+# Option exercise, assignment, expiry and the trades they cause: non-trade activities that move
+# money and positions inside the account, not into or out of it.
+OPTION_TYPES = frozenset({"OPEXC", "OPASN", "OPEXP", "OPTRD"})
 # Types a filter may name (none of them happens in the simulator).
-OTHER_TYPES = frozenset(("TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CGD", "JNL", "JNLS", "MA", "NC", "OPASN",
-                         "OPEXC", "OPEXP", "OPTRD", "PTC", "REORG", "SPIN", "SPLIT", "DIVCGL", "DIVCGS",
-                         "DIVROC"))  # fmt: skip
-KNOWN_TYPES = TRADE_TYPES | NON_TRADE_TYPES | OTHER_TYPES
+OTHER_TYPES = frozenset(("TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CGD", "JNL", "JNLS", "MA", "NC",
+                         "PTC", "REORG", "SPIN", "SPLIT", "DIVCGL", "DIVCGS", "DIVROC"))  # fmt: skip
+KNOWN_TYPES = TRADE_TYPES | NON_TRADE_TYPES | OPTION_TYPES | OTHER_TYPES
 _NS_ID = uuid.UUID("6a0c2f1e-93b4-4c8d-a5e7-2b9f0d3c4e81")
 
 
@@ -88,6 +92,17 @@ class Activities:
             "date": cal.et_day_of(at).isoformat(), "net_amount": fmt(amount),
             "description": description or ("Cash deposit" if amount >= 0 else "Cash withdrawal"),
             "status": "executed", "currency": "USD", "created_at": iso_one(at),
+        }  # fmt: skip
+        return self._add(Activity(kind, at, len(self.items), fields, self._uid()))
+
+    def option_event(
+        self, kind: str, at: int, symbol: str, qty: Decimal, price: Decimal, net: Decimal, description: str
+    ) -> Activity:
+        """An ``OPEXC``/``OPASN``/``OPEXP`` of a contract, or the ``OPTRD`` of shares it delivered."""
+        fields = {
+            "date": cal.et_day_of(at).isoformat(), "net_amount": fmt(net), "description": description,
+            "status": "executed", "symbol": symbol, "qty": fmt(qty), "price": fmt(price),
+            "created_at": iso_one(at),
         }  # fmt: skip
         return self._add(Activity(kind, at, len(self.items), fields, self._uid()))
 

@@ -17,9 +17,11 @@ from . import calendar as cal
 from . import groups
 from .crypto_rules import check_crypto_funds, floor_to_step, parse_crypto_order
 from .ledger import Account, Position, check_funds, mark, valuation
+from .market.occ import ContractInfo
 from .market.pairs import PairInfo
 from .market.venues import Asset, Venues
 from .matching import Matcher, follow_trail
+from .option_desk import OptionDesk
 from .order_rules import ExitSpec, check_exit_prices, order_class_of, parse_exits, parse_order
 from .orders import Order, fmt
 from .views import account_json, position_json
@@ -51,7 +53,10 @@ class Broker:
         }
         self.accounts = {name: Account(name, *keys[name], seed, cash, now) for name in ("paper", "live")}
         self.sinks: list[TradeUpdateSink] = []
-        self.matcher = Matcher(market, self.emit)
+        self.options = OptionDesk(
+            market, self.accounts.values(), self.emit, lambda now: self._expiry("day", False, now)
+        )
+        self.matcher = Matcher(market, self.emit, self.options.process_mleg)
 
     def authenticate(self, key_id: str | None, secret: str | None) -> Account | None:
         for acct in self.accounts.values():
@@ -83,12 +88,16 @@ class Broker:
         """Validate and accept an order (with its exit legs); matching starts on the next pass."""
         if acct.config.suspend_trade:
             raise ApiError(403, 40310000, "new orders are rejected by user request")
+        if isinstance(body, dict) and body.get("order_class") == "mleg":
+            return self.options.submit_mleg(acct, body, now)
         symbol = body.get("symbol") if isinstance(body, dict) else None
         if not symbol or not isinstance(symbol, str):
             raise ApiError(422, 40010001, "symbol is required")
         info = self.asset(symbol)
         if isinstance(info, PairInfo):
             return self._submit_crypto(acct, body, info, now, closing=closing)
+        if isinstance(info, ContractInfo):
+            return self.options.submit_single(acct, body, info, now, closing=closing)
         order_class = order_class_of(body)
         exits = parse_exits(body, order_class) if order_class else []  # first: an OCO's limit is its TP's
         fractional = closing or acct.config.fractional_trading
@@ -227,6 +236,8 @@ class Broker:
     def cancel(self, acct: Account, order_id: str, now: int) -> Order:
         """Cancel an open order, and with it every open member of its group."""
         order = self.get(acct, order_id)
+        if order.is_mleg and order.parent is not None:
+            raise ApiError(422, 42210000, "cannot cancel individual legs of a mleg order")
         if not order.is_open:
             raise ApiError(422, 42210000, f"order is not cancelable (status: {order.status})")
         groups.cancel_group(acct, order, now, self.emit)
@@ -241,6 +252,8 @@ class Broker:
 
     def replace(self, acct: Account, order_id: str, body: Any, now: int) -> Order:
         old = self.get(acct, order_id)
+        if old.asset_class == "us_option" or old.is_mleg:
+            return self.options.replace(acct, old, body, now)
         if not isinstance(body, dict):
             raise ApiError(400, 40010000, "request body format is invalid")
         leg_waiting = old.status == "held" and old.parent is not None
@@ -341,6 +354,8 @@ class Broker:
             "type": "market",
             "time_in_force": "gtc" if isinstance(info, PairInfo) else "day",
         }
+        if isinstance(info, ContractInfo):
+            body["position_intent"] = "sell_to_close" if pos.qty > 0 else "buy_to_close"
         return self.submit(acct, body, now, closing=True)
 
     def close_all(self, acct: Account, now: int, *, cancel_orders: bool = False) -> list[dict[str, Any]]:
@@ -358,8 +373,16 @@ class Broker:
 
     # ----- matching and trade_updates ---------------------------------------------------------
     def process(self, now: int) -> None:
-        """Activate, trigger, fill and expire open orders against the market at ``now``."""
+        """Activate, trigger, fill and expire open orders against the market at ``now``; settle
+        expired option contracts."""
         self.matcher.process(self.accounts.values(), now)
+        self.options.settle(now)
+
+    def exercise(self, acct: Account, symbol_or_id: str, now: int) -> None:
+        info = self.market.contract(symbol_or_id)
+        if info is None:
+            raise ApiError(422, 42210000, "invalid symbol")
+        self.options.exercise(acct, info, now)
 
     def emit(self, acct: Account, event: str, order: Order, now: int, **extra: Any) -> None:
         """Publish one trade_updates event (a parent order carries its legs)."""

@@ -35,7 +35,7 @@ class AccountConfig:
     suspend_trade: bool = False
     trade_confirm_email: str = "all"
     ptp_no_exception_entry: bool = False
-    max_options_trading_level: int = 0
+    max_options_trading_level: int = 3  # as the approved level of a new paper account
     disable_overnight_trading: bool = False
 
     def to_json(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import calendar as cal
-from .activities import Activity
+from .activities import OPTION_TYPES, Activity
 from .ledger import Account
 from .market.venues import Venues
 from .wire import ApiError
@@ -98,18 +98,21 @@ class _Book:
         for a in self.items:
             if a.at > at:
                 break
+            f = a.fields
             if a.kind == "FILL":
-                f = a.fields
                 signed = Decimal(f["qty"]) if f["side"] == "buy" else -Decimal(f["qty"])
-                cash -= signed * Decimal(f["price"])
+                cash -= signed * Decimal(f["price"]) * self.market.multiplier(f["symbol"])
                 qty[f["symbol"]] = qty.get(f["symbol"], Decimal(0)) + signed
+            elif a.kind in OPTION_TYPES:  # contracts leave; OPTRD's shares come with their cost
+                qty[f["symbol"]] = qty.get(f["symbol"], Decimal(0)) + Decimal(f["qty"])
+                cash += Decimal(f["net_amount"])
             else:
                 cash += a.cash
         value = cash
         for symbol, n in qty.items():
             if n:
-                last = self.market.last_trade(symbol, at)
-                value += n * (Decimal(str(last[0])) if last else Decimal(0))
+                price = self.market.mark(symbol, at)
+                value += n * Decimal(str(price or 0)) * self.market.multiplier(symbol)
         return value
 
     def cash_flow(self, after: int | None, until: int) -> Decimal:

@@ -149,7 +149,7 @@ class Gate:
         with contextlib.suppress(ConnectionError):
             await request.read()  # the body arrives before any stall, as it would over a network
         keyless = request.path.startswith(KEYLESS_PREFIXES)
-        api = "data" if keyless or request.path.startswith("/v2/stocks") else "trading"
+        api = "data" if keyless or request.path.startswith(("/v2/stocks", "/v1beta1/")) else "trading"
         acct = self.broker.authenticate(
             request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY")
         )

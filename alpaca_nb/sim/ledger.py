@@ -10,7 +10,10 @@
 * a position's ``avg_entry_price`` is the quantity-weighted price of the fills that opened it; reducing
   a position leaves it unchanged; ``unrealized_pl = market_value - cost_basis``.
 
-Marking uses the latest trade price (or a pinned price, see ``Market.pins``).
+Marking uses the latest trade price (or a pinned price, see ``Market.pins``); option contracts are
+marked at their quote's mid, and count ``multiplier`` (100) times their price and quantity in money.
+Long options, like crypto, back no borrowing; a working ``mleg`` order reserves the cost basis it
+was accepted with (``Order.reserve``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Account:
         self.last_equity = cash
         self.created_at = now
         self.config = AccountConfig()
+        self.options_level = 3  # approved options level: paper accounts trade options up to level 3
         self.positions: dict[str, Position] = {}
         self.orders: dict[str, Order] = {}
         self.by_client_id: dict[str, Order] = {}
@@ -75,6 +79,11 @@ class Account:
         """Open orders that hold shares or buying power (``held`` legs do not)."""
         return [o for o in self.orders.values() if o.is_open and o.status != "held"]
 
+    @property
+    def options_trading_level(self) -> int:
+        """The level orders are checked against: the approved one, capped by the configuration."""
+        return min(self.options_level, self.config.max_options_trading_level)
+
     def position_qty(self, symbol: str) -> Decimal:
         pos = self.positions.get(symbol)
         return pos.qty if pos else ZERO
@@ -85,35 +94,44 @@ class Account:
 
 
 def mark(market: Venues, symbol: str, now: int) -> Decimal:
-    last = market.last_trade(symbol, now)
-    return ZERO if last is None else Decimal(str(last[0]))
+    price = market.mark(symbol, now)
+    return ZERO if price is None else Decimal(str(price))
 
 
 def reserved(market: Venues, order: Order, now: int) -> Decimal:
-    """What a working buy order could still cost."""
+    """What a working buy order (or multi-leg order) could still cost."""
+    if order.order_class == "mleg":
+        return order.reserve if order.parent is None and order.filled_qty == 0 else ZERO
     if order.notional is not None:
         return order.notional - order.filled_value
     price = order.limit_price or order.stop_price
     if price is None:
         quote = market.quote_at(order.symbol, now)
         price = Decimal(str(quote[1])) if quote else ZERO
-    return order.remaining() * price
+    return order.remaining() * price * market.multiplier(order.symbol)
 
 
 def valuation(market: Venues, acct: Account, now: int) -> dict[str, Decimal]:
     long_mv = short_mv = unmarginable = ZERO
     for pos in acct.positions.values():
-        value = pos.qty * mark(market, pos.symbol, now)
+        value = pos.qty * mark(market, pos.symbol, now) * market.multiplier(pos.symbol)
         if pos.qty > 0:
             long_mv += value
         else:
             short_mv += value
         info = market.asset(pos.symbol)
-        if info is not None and info.asset_class == "crypto":
-            unmarginable += value  # crypto is not marginable: it backs no borrowing (100% margin)
+        if info is not None and info.asset_class != "us_equity" and pos.qty > 0:
+            unmarginable += value  # crypto and long options back no borrowing (100% margin)
     equity = acct.cash + long_mv + short_mv
     initial = HALF * (long_mv - short_mv) + HALF * unmarginable
-    held = sum((reserved(market, o, now) for o in acct.working_orders() if o.side == "buy"), ZERO)
+    held = sum(
+        (
+            reserved(market, o, now)
+            for o in acct.working_orders()
+            if o.side == "buy" or o.order_class == "mleg"
+        ),
+        ZERO,
+    )
     if acct.config.max_margin_multiplier == "1":
         buying_power = max(ZERO, acct.cash - held)
     else:
@@ -133,9 +151,12 @@ def valuation(market: Venues, acct: Account, now: int) -> dict[str, Decimal]:
     }
 
 
-def apply_fill(acct: Account, symbol: str, signed: Decimal, price: Decimal, now: int) -> Decimal:
-    """Book a fill of ``signed`` shares (negative: sold) at ``price``; the position's qty after it."""
-    acct.cash -= signed * price
+def apply_fill(
+    acct: Account, symbol: str, signed: Decimal, price: Decimal, now: int, multiplier: int = 1
+) -> Decimal:
+    """Book a fill of ``signed`` shares or contracts (negative: sold) at ``price`` (per share: a
+    contract costs ``multiplier`` times it); the position's qty after it."""
+    acct.cash -= signed * price * multiplier
     pos = acct.positions.setdefault(symbol, Position(symbol))
     new_qty = pos.qty + signed
     if pos.qty == 0 or ((pos.qty > 0) != (new_qty > 0) and new_qty != 0):

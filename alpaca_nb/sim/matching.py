@@ -8,7 +8,7 @@ after each fill or expiry by ``groups``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from . import groups
@@ -42,9 +42,10 @@ def follow_trail(order: Order, touch: Decimal | None) -> None:
 class Matcher:
     """Runs one matching pass over accounts; every transition goes out through ``emit``."""
 
-    def __init__(self, market: Venues, emit: Emit) -> None:
+    def __init__(self, market: Venues, emit: Emit, multi_leg: Callable[[Account, Order, int], None]) -> None:
         self.market = market
         self.emit = emit
+        self.multi_leg = multi_leg  # the option desk matches mleg orders: all legs at once
 
     def process(self, accounts: Iterable[Account], now: int) -> None:
         for acct in accounts:
@@ -53,6 +54,10 @@ class Matcher:
 
     def process_order(self, acct: Account, order: Order, now: int) -> None:
         if not order.is_open:  # e.g. canceled by its group earlier in this pass
+            return
+        if order.is_mleg:
+            if order.parent is None:  # its legs are matched with it
+                self.multi_leg(acct, order, now)
             return
         if now >= order.expires_at:
             order.expired_at = now
@@ -118,7 +123,9 @@ class Matcher:
 
     def fill(self, acct: Account, order: Order, qty: Decimal, price: Decimal, now: int) -> None:
         signed = qty if order.side == "buy" else -qty
-        position_qty = apply_fill(acct, order.pos_key, signed, price, now)
+        position_qty = apply_fill(
+            acct, order.pos_key, signed, price, now, self.market.multiplier(order.symbol)
+        )
         order.filled_qty += qty
         order.filled_value += qty * price
         done = order.remaining() <= 0

@@ -90,10 +90,12 @@ class Order:
     hwm: Decimal | None = None
     triggered: bool = False
     armed: bool = False  # an exit leg that matching watches (its entry is done, or it is an OCO's)
-    order_class: str = ""  # "" (simple), "bracket", "oco" or "oto"
+    order_class: str = ""  # "" (simple), "bracket", "oco", "oto", "simple" (options) or "mleg"
     role: str = ""
     asset_class: str = "us_equity"
     position_symbol: str = ""  # where its fills are booked: "BTCUSD" for "BTC/USD" ("": the symbol)
+    ratio_qty: Decimal | None = None  # a multi-leg order's leg: contracts per unit of its parent's qty
+    reserve: Decimal = ZERO  # a multi-leg order: the options buying power it holds while working
     parent: Order | None = field(default=None, repr=False)
     legs: list[Order] = field(default_factory=list, repr=False)
 
@@ -135,7 +137,7 @@ class Order:
         def ts(ns: int | None) -> str | None:
             return None if ns is None else iso_one(ns)
 
-        return {
+        out = {
             "id": self.id,
             "client_order_id": self.client_order_id,
             "created_at": iso_one(self.created_at),
@@ -156,7 +158,7 @@ class Order:
             "qty": fmt(self.qty),
             "filled_qty": fmt(self.filled_qty),
             "filled_avg_price": fmt(self.filled_avg_price),
-            "order_class": self.order_class,
+            "order_class": self.order_class or ("simple" if self.asset_class == "us_option" else ""),
             "order_type": self.type,
             "type": self.type,
             "side": self.side,
@@ -166,13 +168,25 @@ class Order:
             "stop_price": fmt(self.stop_price),
             "status": self.status,
             "extended_hours": self.extended_hours,
-            "legs": [leg.to_json() for leg in self.legs] if legs and self.legs else None,
+            "legs": [leg.to_json() for leg in self.legs] if (legs or self.is_mleg) and self.legs else None,
             "trail_percent": fmt(self.trail_percent),
             "trail_price": fmt(self.trail_price),
             "hwm": fmt(self.hwm),
             "source": None,
             "subtag": None,
         }
+        if self.is_mleg:  # ALPACA_WIRE_MORE B4: empty strings, which alpaca-py reads as None
+            if self.parent is None:
+                out.update(symbol="", asset_id="", asset_class="", side="")
+                del out["position_intent"]
+            else:
+                out.update(type="", order_type="", ratio_qty=fmt(self.ratio_qty))
+        return out
+
+    @property
+    def is_mleg(self) -> bool:
+        """A multi-leg option order: the parent (no symbol of its own) or one of its legs."""
+        return self.order_class == "mleg"
 
 
 def floor_qty(notional: Decimal, price: Decimal) -> Decimal:

@@ -20,12 +20,17 @@ from .faults import Faults
 from .http import Gate, RateLimiter, RequestRecord
 from .market import Hours, Market, Pin
 from .market.crypto import CryptoMarket
+from .market.options import OptionsMarket
 from .market.orderbook import OrderBooks
 from .market.venues import Venues
+from .option_hooks import OptionHooks
 from .routes.account import AccountRoutes
 from .routes.analytics import AnalyticsRoutes
 from .routes.crypto import CryptoRoutes
 from .routes.crypto_feed import CryptoFeed
+from .routes.option_contracts import OptionContractRoutes
+from .routes.option_feed import OptionFeed
+from .routes.options import OptionDataRoutes
 from .routes.stocks import DataRoutes, Plan
 from .routes.streams import StreamServer
 from .routes.trading import TradingRoutes
@@ -35,7 +40,7 @@ T = TypeVar("T")
 AccountName = Literal["paper", "live"]
 
 
-class Simulator:
+class Simulator(OptionHooks):
     """A seeded, deterministic Alpaca (trading REST, market-data REST, both WebSocket streams).
 
     The unmodified alpaca-py clients work against it with ``url_override``; so does alpaca_nb's
@@ -80,6 +85,12 @@ class Simulator:
         Levels per side of the crypto order books, and seconds between book ticks (default 50
         levels, 0.1 s: the book changes ten times a second; the stream sends the increments at
         each ``tick_interval``, so set both for a faster book).
+    option_rate:
+        The interest rate of the options' Black-Scholes prices (default 0: puts never trade
+        below their exercise value, and put-call parity reads ``C - P = S - K``).
+
+    Options are listed for every stock of the universe (OCC symbols, e.g. ``AAPL261218C00200000``):
+    see ``option_stream_url``, ``set_options_level`` and ``expire_options``.
 
     Examples
     --------
@@ -115,6 +126,7 @@ class Simulator:
         crypto_symbols: list[str] | tuple[str, ...] | None = None,
         orderbook_levels: int = 50,
         orderbook_interval: float = 0.1,
+        option_rate: float = 0.0,
     ) -> None:
         self.seed = seed
         self.host = host
@@ -126,12 +138,16 @@ class Simulator:
             seed, crypto_symbols, cache_bytes=cache_mb * 2**20 // 2, clock=clock
         )
         self.orderbooks = OrderBooks(self.crypto_market, levels=orderbook_levels, interval=orderbook_interval)
-        self.venues = Venues(self.market, self.crypto_market)
+        self.options_market = OptionsMarket(
+            self.market, seed, rate=option_rate, cache_bytes=cache_mb * 2**20 // 4
+        )
+        self.venues = Venues(self.market, self.crypto_market, self.options_market)
         self.broker = Broker(self.venues, seed=seed, starting_cash=starting_cash, credentials=credentials)
         self.streams = StreamServer(
             self.market,
             self.broker,
             crypto=CryptoFeed(self.crypto_market, self.orderbooks),
+            options=OptionFeed(self.options_market, quote_limit=200 if plan == "basic" else 1000),
             tick_interval=tick_interval,
             connection_limit=stream_connection_limit,
         )
@@ -149,6 +165,7 @@ class Simulator:
         )
         self._data = DataRoutes(self.market, plan=plan, cache_bytes=cache_mb * 2**20 * 3 // 4)
         self._crypto = CryptoRoutes(self.crypto_market, self.orderbooks, cache_bytes=cache_mb * 2**20 // 4)
+        self._options = OptionDataRoutes(self.options_market)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -229,6 +246,8 @@ class Simulator:
         TradingRoutes(self.broker).add_to(app)
         self._data.add_to(app)
         self._crypto.add_to(app)
+        self._options.add_to(app)
+        OptionContractRoutes(self.broker, self.options_market).add_to(app)
         self.streams.add_to(app)  # last: its /v2/{feed} route must not shadow the REST routes
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
         await self._runner.setup()
@@ -352,7 +371,8 @@ class Simulator:
 
         Stock symbols (default: four of the universe) go to stock-stream clients as quotes; crypto
         pairs (``["BTC/USD", ...]``) go to crypto-stream clients as ``channel`` — ``"quotes"``,
-        ``"trades"`` or ``"orderbooks"`` (book increments after a whole-book reset).
+        ``"trades"`` or ``"orderbooks"`` (book increments after a whole-book reset); option
+        contracts (``["AAPL261218C00200000", ...]``) go to option-stream clients as quotes.
         """
         if self._loop is None:
             raise RuntimeError("simulator is not running")

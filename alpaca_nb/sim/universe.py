@@ -34,6 +34,11 @@ class SymbolInfo:
         return "us_equity"
 
     @property
+    def multiplier(self) -> int:
+        """Money per unit of price and quantity (100 for option contracts)."""
+        return 1
+
+    @property
     def position_symbol(self) -> str:
         """The key of a position in this asset (the symbol itself for stocks)."""
         return self.symbol

@@ -57,8 +57,8 @@ def account_json(market: Venues, acct: Account, now: int) -> dict[str, Any]:
         "account_blocked": False,
         "trade_suspended_by_user": config.suspend_trade,
         "shorting_enabled": not (config.no_shorting or cash_only),
-        "options_approved_level": 0,
-        "options_trading_level": min(0, config.max_options_trading_level),
+        "options_approved_level": acct.options_level,
+        "options_trading_level": acct.options_trading_level,
         "balance_asof": cal.et_day_of(now).isoformat(),
         "created_at": iso_one(acct.created_at),
     }
@@ -70,12 +70,13 @@ def position_json(market: Venues, acct: Account, pos: Position, now: int) -> dic
     price = mark(market, pos.symbol, now)
     prev = market.previous_close(pos.symbol, now)
     lastday = Decimal(str(prev)) if prev is not None else price
-    market_value = pos.qty * price
-    cost_basis = pos.qty * pos.avg_entry
+    size = pos.qty * info.multiplier  # contracts count 100 times their (per-share) prices
+    market_value = size * price
+    cost_basis = size * pos.avg_entry
     upl = market_value - cost_basis
     opened_today = pos.opened_day == cal.et_day_of(now)
-    intraday = upl if opened_today else pos.qty * (price - lastday)
-    intraday_base = abs(cost_basis) if opened_today else abs(pos.qty * lastday)
+    intraday = upl if opened_today else size * (price - lastday)
+    intraday_base = abs(cost_basis) if opened_today else abs(size * lastday)
     closing_side = "sell" if pos.qty > 0 else "buy"
     held = sum(
         (o.remaining() for o in acct.working_orders() if o.pos_key == pos.symbol and o.side == closing_side),
@@ -86,7 +87,7 @@ def position_json(market: Venues, acct: Account, pos: Position, now: int) -> dic
         "symbol": pos.symbol,
         "exchange": info.exchange,
         "asset_class": info.asset_class,
-        "asset_marginable": info.asset_class == "us_equity",
+        "asset_marginable": info.asset_class != "crypto",
         "avg_entry_price": fmt(pos.avg_entry),
         "qty": fmt(pos.qty),
         "qty_available": fmt(pos.qty - held if pos.qty > 0 else pos.qty + held),

@@ -43,6 +43,11 @@ class PairInfo:
         return str(uuid.uuid5(_ASSET_NS, self.symbol))
 
     @property
+    def multiplier(self) -> int:
+        """Money per unit of price and quantity (100 for option contracts)."""
+        return 1
+
+    @property
     def position_symbol(self) -> str:
         """``BTCUSD``: positions keep the old symbology (ALPACA_WIRE_MORE A3)."""
         return self.symbol.replace("/", "")

@@ -132,6 +132,13 @@ class Market:
             self._walks[info.symbol] = walk
         return walk
 
+    def level(self, symbol: str, day: dt.date) -> float:
+        """The daily anchor of ``symbol`` on ``day`` (where its price opens, near enough)."""
+        info = self.info(symbol)
+        if info is None:
+            raise KeyError(symbol)
+        return float(np.exp(self._walk(info)[(day - _WALK_START).days]))
+
     def _minute_intensity(self, info: SymbolInfo, day: dt.date, n_minutes: int) -> tuple[F64, F64]:
         """Per-minute (trade, quote) intensities for one ET day; zeros when nothing trades."""
         trades, quotes = np.zeros(n_minutes), np.zeros(n_minutes)

@@ -5,7 +5,9 @@ facts; it hands the question to the stock market or the crypto market. Adding an
 market module and an entry here, not a branch in the broker.
 
 Symbols it knows: stocks by ticker; crypto by pair (``BTC/USD``), by the old symbology that
-positions use (``BTCUSD``); every asset by its id.
+positions use (``BTCUSD``); option contracts by OCC symbol (``AAPL261218C00200000``); every asset by
+its id. Option contracts are not listed by ``assets()`` (``/v2/assets`` does not list them; the
+contracts have their own route).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import Protocol
 
 from ..universe import SymbolInfo
 from .crypto import CryptoMarket
+from .occ import OCC_RE, ContractInfo
+from .options import OptionsMarket
 from .pairs import PairInfo
 from .stocks import Hours, Market
 
-Asset = SymbolInfo | PairInfo
+Asset = SymbolInfo | PairInfo | ContractInfo
 
 
 class PriceSource(Protocol):
@@ -36,11 +40,12 @@ class PriceSource(Protocol):
 
 
 class Venues:
-    """The stock and crypto markets behind one lookup (see the module docstring)."""
+    """The stock, crypto and options markets behind one lookup (see the module docstring)."""
 
-    def __init__(self, stocks: Market, crypto: CryptoMarket) -> None:
+    def __init__(self, stocks: Market, crypto: CryptoMarket, options: OptionsMarket) -> None:
         self.stocks = stocks
         self.crypto = crypto
+        self.options = options
         self._aliases = {p.position_symbol: p.symbol for p in crypto.universe.values()}
         self._ids: dict[str, str] = {a.asset_id: a.symbol for a in self.assets()}
 
@@ -60,15 +65,25 @@ class Venues:
     def resolve(self, symbol: str) -> str:
         """The canonical symbol for a ticker, pair, position symbol or asset id (as given if unknown)."""
         key = symbol.replace("%2F", "/").replace("%2f", "/")
-        key = self._ids.get(key, key)
+        contract = self.options.by_id(key) if key not in self._ids and len(key) == 36 else None
+        key = contract.symbol if contract is not None else self._ids.get(key, key)
         upper = key.upper()
+        if OCC_RE.match(upper):
+            return upper
         if upper in self.crypto.universe or upper in self.stocks.universe:
             return upper
         return self._aliases.get(upper, key)
 
     def asset(self, symbol: str) -> Asset | None:
         key = self.resolve(symbol)
+        if OCC_RE.match(key):
+            return self.options.info(key)
         return self.crypto.universe.get(key) or self.stocks.universe.get(key)
+
+    def contract(self, symbol: str) -> ContractInfo | None:
+        """The option contract ``symbol`` (an OCC symbol or a contract id) names, if any."""
+        info = self.asset(symbol)
+        return info if isinstance(info, ContractInfo) else None
 
     def assets(self, asset_class: str | None = None) -> list[Asset]:
         out: list[Asset] = []
@@ -85,7 +100,21 @@ class Venues:
 
     def market_of(self, symbol: str) -> PriceSource:
         key = self.resolve(symbol)
+        if OCC_RE.match(key):
+            return self.options
         return self.crypto if key in self.crypto.universe else self.stocks
+
+    def multiplier(self, symbol: str) -> int:
+        """Shares (or coins) one unit of ``symbol`` stands for in money: 100 for an option contract."""
+        info = self.asset(symbol)
+        return info.multiplier if info is not None else 1
+
+    def mark(self, symbol: str, now: int) -> float | None:
+        """The price positions are valued at: the last trade, or an option quote's mid."""
+        if OCC_RE.match(self.resolve(symbol)):
+            return self.options.mark(self.resolve(symbol), now)
+        last = self.last_trade(symbol, now)
+        return None if last is None else last[0]
 
     # ----- prices, by the symbol's market ------------------------------------------------------
     def quote_at(self, symbol: str, now: int | None = None) -> tuple[float, float, float, float, int] | None:

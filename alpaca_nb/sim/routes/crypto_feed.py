@@ -58,6 +58,9 @@ class CryptoFeed:
         return {s for s in symbols if s in self.market.universe}
 
     # ----- order books --------------------------------------------------------------------------
+    def refusal(self, client: DataClient, changes: dict[str, list[str]]) -> tuple[int, str] | None:
+        return None  # every well-formed subscription is applied
+
     def subscribed(self, client: DataClient) -> None:
         """After an acknowledgement: the whole book (``r: true``) for each newly subscribed symbol."""
         wanted = self.expand(client.subs["orderbooks"])

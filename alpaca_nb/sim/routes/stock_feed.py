@@ -47,6 +47,9 @@ class StockFeed:
         """A trades subscription brings corrections and cancel errors with it, as on Alpaca."""
         return (channel, "corrections", "cancelErrors") if channel == "trades" else (channel,)
 
+    def refusal(self, client: DataClient, changes: dict[str, list[str]]) -> tuple[int, str] | None:
+        return None  # every well-formed subscription is applied
+
     def subscribed(self, client: DataClient) -> None:
         """Nothing to send on subscribing (stocks have no books)."""
 

@@ -1,10 +1,12 @@
 """The simulator's WebSocket servers: market data (stocks ``/v2/{feed}``, crypto
-``/v1beta3/crypto/us``) and trade updates (``/stream``).
+``/v1beta3/crypto/us``, options ``/v1beta1/indicative`` and ``/v1beta1/opra``) and trade updates
+(``/stream``).
 
 Market data: ``connected`` on upgrade, ``auth`` within 10 s, then ``subscribe``/``unsubscribe`` with
 the full subscription state echoed back; msgpack (binary, ``t`` as msgpack Timestamps) when the
 client's upgrade request says ``Content-Type: application/msgpack`` (alpaca-py does), JSON text
-otherwise. A ticker task asks each feed (``stock_feed``, ``crypto_feed``), every ``tick_interval``,
+otherwise (the option feed is msgpack only). A ticker task asks each feed (``stock_feed``,
+``crypto_feed``, ``option_feed``), every ``tick_interval``,
 to send what its market produced since the last tick. Faults (drop, silence, freeze) apply to every
 connection of every feed. Each client has a bounded outgoing queue and a
 writer task, so a slow client is cut off with ``407 slow client`` instead of stalling the others.
@@ -26,14 +28,17 @@ from aiohttp import WSMsgType, web
 
 from ..broker import Account, Broker
 from ..market import Market
+from ..market.occ import OCC_RE
 from ..wire import stream_frame, stream_timestamp
 from .crypto_feed import CryptoFeed
+from .option_feed import OptionFeed
 from .stock_feed import FEEDS as DATA_FEEDS
 from .stock_feed import StockFeed
 from .stream_clients import DataClient, TradingStreamClient
 from .trade_updates import on_trading_message
 
 CRYPTO_PATH = "/v1beta3/crypto/us"
+OPTION_FEEDS = ("indicative", "opra")
 AUTH_TIMEOUT = 10.0
 
 
@@ -46,6 +51,8 @@ class Feed(Protocol):
     def valid_symbol(self, symbol: str) -> bool: ...
 
     def linked(self, channel: str) -> tuple[str, ...]: ...
+
+    def refusal(self, client: DataClient, changes: dict[str, list[str]]) -> tuple[int, str] | None: ...
 
     def subscribed(self, client: DataClient) -> None: ...
 
@@ -61,12 +68,14 @@ class StreamServer:
         broker: Broker,
         *,
         crypto: CryptoFeed,
+        options: OptionFeed,
         tick_interval: float = 0.1,
         connection_limit: int | None = 1,
     ) -> None:
         self.market = market
         self.stocks = StockFeed(market)
         self.crypto = crypto
+        self.options = options
         self.broker = broker
         self.tick_interval = tick_interval
         self.connection_limit = connection_limit
@@ -85,6 +94,7 @@ class StreamServer:
         # Only the feeds: any other /v2/... path must stay an unknown REST route (JSON 404).
         app.router.add_get("/v2/{feed:" + "|".join(DATA_FEEDS) + "}", self.data_handler)
         app.router.add_get(CRYPTO_PATH, self.data_handler)
+        app.router.add_get("/v1beta1/{feed:" + "|".join(OPTION_FEEDS) + "}", self.data_handler)
 
     def start(self) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(self._ticker()))
@@ -142,16 +152,30 @@ class StreamServer:
 
     # ----- market data ------------------------------------------------------------------------
     def feed_of(self, client: DataClient) -> Feed:
-        return self.crypto if client.feed == "crypto" else self.stocks
+        return self._feed(client.feed)
+
+    def _feed(self, name: str) -> Feed:
+        if name == "crypto":
+            return self.crypto
+        return self.options if name in OPTION_FEEDS else self.stocks
 
     async def data_handler(self, request: web.Request) -> web.StreamResponse:
         feed = request.match_info.get("feed", "crypto")
-        if feed not in (*DATA_FEEDS, "crypto"):
+        if feed not in (*DATA_FEEDS, "crypto", *OPTION_FEEDS):
             raise web.HTTPNotFound()
         ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         binary = "msgpack" in request.headers.get("Content-Type", "")
-        channels = (self.crypto if feed == "crypto" else self.stocks).channels
+        if feed in OPTION_FEEDS and not binary:  # Alpaca's words (ALPACA_WIRE_MORE B3)
+            refusal = {
+                "T": "error",
+                "code": 412,
+                "msg": "option messages are only available in MsgPack format",
+            }
+            await ws.send_str(orjson.dumps([refusal]).decode())
+            await ws.close()
+            return ws
+        channels = self._feed(feed).channels
         client = DataClient(ws, request, feed=feed, binary=binary, channels=channels)
         client.writer = asyncio.get_running_loop().create_task(client.write_loop())
         self.data_clients.add(client)
@@ -231,6 +255,10 @@ class StreamServer:
                 client.error(400, "invalid syntax")
                 return
             changes[channel] = symbols
+        refusal = feed.refusal(client, changes) if add else None
+        if refusal is not None:
+            client.error(*refusal)
+            return
         for channel, symbols in changes.items():
             for target in feed.linked(channel):
                 if add:
@@ -261,12 +289,11 @@ class StreamServer:
         clients = [c for c in self.data_clients if c.account is not None]
         if not clients or self.silenced:
             return
-        stock = [c for c in clients if c.feed != "crypto"]
-        crypto = [c for c in clients if c.feed == "crypto"]
-        if stock:
-            self.stocks.tick(stock, lo, hi)
-        if crypto:
-            self.crypto.tick(crypto, lo, hi)
+        for name in ("stocks", "crypto", "options"):
+            feed = getattr(self, name)
+            mine = [c for c in clients if self.feed_of(c) is feed]
+            if mine:
+                feed.tick(mine, lo, hi)
 
     # ----- replay (benchmarks) ----------------------------------------------------------------
     async def replay(
@@ -287,9 +314,13 @@ class StreamServer:
         increments after a whole-book reset, so a client's book stays a real book).
         """
         crypto = bool(symbols) and all("/" in s for s in symbols or ())
-        clients = [c for c in self.data_clients if c.account is not None and (c.feed == "crypto") == crypto]
+        options = bool(symbols) and all(OCC_RE.match(s) for s in symbols or ())
+        family: Feed = self.crypto if crypto else self.options if options else self.stocks
+        clients = [c for c in self.data_clients if c.account is not None and self.feed_of(c) is family]
         if crypto:
             pool = self.crypto.replay_messages(symbols, channel, batch)
+        elif options:
+            pool = self.options.replay_messages(symbols, channel)
         else:
             pool = self.stocks.replay_messages(symbols, channel)
 
