@@ -23,6 +23,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AccountView",
     "BarChart",
+    "Leg",
     "OrderBook",
     "OrderTicket",
     "QuoteChart",
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ._connect import connect
     from .session import Session, current_session
     from .sim import Simulator
+    from .trading.legs import Leg
     from .widgets import AccountView, BarChart, OrderBook, OrderTicket, QuoteChart
 
 _LAZY = {
@@ -52,6 +54,7 @@ _LAZY = {
     "BarChart": ("widgets", "BarChart"),
     "OrderTicket": ("widgets", "OrderTicket"),
     "OrderBook": ("widgets", "OrderBook"),
+    "Leg": ("trading.legs", "Leg"),
     "errors": ("errors", None),
 }
 

@@ -173,6 +173,6 @@ def _demo_session(simulator: Simulator | None, *, seed: int, **options: Any) -> 
     kinds: tuple[AccountKind, ...] = ("paper", "live")
     for kind in kinds:
         where = Endpoints(sim.base_url, sim.base_url, sim.data_stream_url, sim.trading_stream_url,
-                          sim.crypto_stream_url)  # fmt: skip
+                          sim.crypto_stream_url, sim.option_stream_url)  # fmt: skip
         accounts[kind] = AccountConfig(kind, Credentials.of(*sim.credentials(kind)), where)
     return Session("demo", accounts, simulator=sim, owns_simulator=owns, **options)

@@ -43,6 +43,8 @@ class AssetClass:
     unit: str  # what a quantity counts in a confirmation: "shares"; "" for coins ("0.5 BTC/USD")
     price_places: int | None = None  # fixed decimals of prices; None: equity cents/sub-cents rule
     max_notional: float | None = None  # Alpaca's own cap on one order's value ($200k for crypto)
+    quote_history: bool = True  # historical quotes are served (options: only the latest quote)
+    multiplier: int = 1  # dollars a unit of price moves per unit held (an equity option: 100 shares)
 
     def price_step_ok(self, price: Decimal) -> bool:
         """Prices on Alpaca's increments: equities cents from $1 and hundredths of a cent below; crypto
@@ -125,6 +127,8 @@ OPTION = AssetClass(
     extended_hours=False,
     unit="contracts",
     price_places=2,
+    quote_history=False,
+    multiplier=100,
 )
 ASSET_CLASSES: dict[str, AssetClass] = {"stock": STOCK, "crypto": CRYPTO, "option": OPTION}
 

@@ -32,6 +32,7 @@ DATA_STREAM_URL = "wss://stream.data.alpaca.markets/v2/{feed}"
 PAPER_TRADING_STREAM_URL = "wss://paper-api.alpaca.markets/stream"
 LIVE_TRADING_STREAM_URL = "wss://api.alpaca.markets/stream"
 CRYPTO_STREAM_PATH = "/v1beta3/crypto/us"
+OPTION_STREAM_PATH = "/v1beta1/indicative"
 
 
 class Secret:
@@ -118,14 +119,23 @@ class Endpoints:
     data_stream: str
     trading_stream: str
     crypto_stream: str = ""  # "" → derived from data_stream (``/v2/<feed>`` → ``/v1beta3/crypto/us``)
+    option_stream: str = ""  # "" → derived from data_stream (``/v2/<feed>`` → ``/v1beta1/indicative``)
 
     @property
     def crypto_data_stream(self) -> str:
         """The crypto market-data stream (one per session, beside the stock one)."""
         if self.crypto_stream:
             return self.crypto_stream
+        return self._beside(CRYPTO_STREAM_PATH)
+
+    @property
+    def option_data_stream(self) -> str:
+        """The option market-data stream (msgpack only; ``indicative``, alpaca-py's default feed)."""
+        return self.option_stream or self._beside(OPTION_STREAM_PATH)
+
+    def _beside(self, path: str) -> str:
         head, sep, _ = self.data_stream.rpartition("/v2/")
-        return f"{head}{CRYPTO_STREAM_PATH}" if sep else self.data_stream.rstrip("/") + CRYPTO_STREAM_PATH
+        return f"{head}{path}" if sep else self.data_stream.rstrip("/") + path
 
 
 @dataclass(frozen=True, slots=True)

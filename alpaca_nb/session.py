@@ -483,6 +483,46 @@ class Session:
 
         return self._remember(chain)
 
+    def payoff(self, legs: Any, limit_price: float, *, qty: int = 1) -> pd.DataFrame:
+        """What ``legs`` bought for ``limit_price`` a share (negative: a credit) make or lose, in dollars,
+        against the underlying's price: ``at_expiry`` and ``today`` (Black-Scholes at each leg's implied
+        volatility); ``frame.attrs``: max_gain, max_loss (inf: unlimited), breakevens. Nothing is sent.
+
+        >>> pnl = s.payoff([anb.Leg(c200, "buy"), anb.Leg(c210, "sell")], 2.10)
+        >>> pnl.attrs["breakevens"], pnl.plot()
+        """
+        import datetime as dt
+
+        from ._wire import parse_occ
+        from .trading.legs import check_legs, shapes
+        from .trading.payoff import payoff_frame
+        from .trading.requests import number
+
+        checked = check_legs(legs)
+        q = number("qty", qty, required=True)
+        price = (
+            float(limit_price)
+            if isinstance(limit_price, int | float) and not isinstance(limit_price, bool)
+            else None
+        )
+        if price is None or price != price:
+            raise ValidationError(
+                f"limit_price must be a number (per share; negative for a credit), not {limit_price!r}"
+            )
+        root = parse_occ(checked[0].symbol).root
+        quote, _ = self.quote(root)
+        if quote is None or not quote.bid or not quote.ask:
+            raise ValidationError(f"no quote for {root}: the payoff needs the underlying's price")
+        data = self.data_client([leg.symbol for leg in checked])
+        wanted = {"symbols": ",".join(leg.symbol for leg in checked)}
+        snaps = (data.get_json(OPTION.data_path("snapshots"), wanted) or {}).get("snapshots") or {}
+        vols = [float((snaps.get(leg.symbol) or {}).get("impliedVolatility") or 0.3) for leg in checked]
+        today = dt.datetime.now(dt.UTC)
+        years = [max((dt.datetime.fromisoformat(parse_occ(leg.symbol).expiration + "T20:00:00+00:00") - today)
+                     .total_seconds() / (365 * 86400), 1e-6) for leg in checked]  # fmt: skip
+        return payoff_frame(shapes(checked), price, qty=float(q or 1), spot=(quote.bid + quote.ask) / 2,
+                            years=years, vols=vols)  # fmt: skip
+
     def records(self, channel: str, since_ns: dict[str, int]) -> dict[str, list[Any]]:
         """Every quote (or minute bar) of each symbol after its own ``since_ns``, all pages, oldest
         first, as ``_wire`` records: a chart's seed and gap backfill. Symbols of several asset classes
@@ -495,6 +535,9 @@ class Session:
         out: dict[str, list[Any]] = {}
         for group in groups.values():
             client = self.data_client(list(group))
+            if channel == "quotes" and not client.asset.quote_history:  # options: the latest quote only
+                out.update(self._remember(lambda c=client, g=group: _latest_records(c, g)))  # type: ignore[misc]
+                continue
             out.update(self._remember(lambda c=client, g=group: fetch_records(c, channel, g)))  # type: ignore[misc]
         return out
 
@@ -751,7 +794,12 @@ class Session:
         key = (client.account_kind, symbol)
         cached = self._assets.get(key)
         if cached is None or time.monotonic() - cached[0] > ASSET_TTL_S:
-            cached = (time.monotonic(), self._remember(lambda: client.get_json(f"/assets/{symbol}")))
+            fetch = (
+                _contract_asset
+                if asset_class(symbol) is OPTION
+                else (lambda c, sym: c.get_json(f"/assets/{sym}"))
+            )
+            cached = (time.monotonic(), self._remember(lambda: fetch(client, symbol)))
             self._assets[key] = cached
         return cached[1]
 
@@ -796,7 +844,7 @@ class Session:
 
     def submit_order(
         self,
-        symbol: str,
+        symbol: str | None = None,
         qty: float | str | None = None,
         side: str = "buy",
         type: str = "market",
@@ -813,6 +861,7 @@ class Session:
         stop_loss: Any = None,
         client_order_id: str | None = None,
         account: str | None = None,
+        legs: Any = None,
     ) -> Order:
         """Place an order exactly once, after the session's pre-trade checks.
 
@@ -826,9 +875,27 @@ class Session:
         >>> s.submit_order("AAPL", qty=10, side="buy", type="limit", limit_price=150, time_in_force="gtc")
         >>> s.submit_order("AAPL", qty=10, type="limit", limit_price=150, order_class="bracket",
         ...                take_profit=160, stop_loss=145)
+        >>> spread = [anb.Leg("AAPL261218C00200000", "buy"), anb.Leg("AAPL261218C00210000", "sell")]
+        >>> s.submit_order(legs=spread, qty=1, type="limit", limit_price=2.10)   # a vertical, net debit
         """
         from .trading import build_order_request
 
+        if legs is not None:  # a multi-leg option order: no symbol, no side, legs
+            from .trading.legs import build_mleg_request
+
+            if symbol is not None or side != "buy":
+                raise ValidationError(
+                    "a multi-leg order takes its contracts and sides in legs, not symbol/side"
+                )
+            request = build_mleg_request(
+                legs, qty=1 if qty is None else qty, type=type, limit_price=limit_price,
+                time_in_force=time_in_force, client_order_id=client_order_id,
+            )  # fmt: skip
+            return self.place(request, account=account)
+        if symbol is None:
+            raise ValidationError(
+                "give the symbol to trade (or legs=[anb.Leg(...), ...] for a multi-leg order)"
+            )
         request = build_order_request(
             symbol, qty=qty, notional=notional, side=side, type=type, time_in_force=time_in_force,
             limit_price=limit_price, stop_price=stop_price, trail_price=trail_price,
@@ -1065,6 +1132,13 @@ class _MarketView:
         key = "non_marginable_buying_power" if non_marginable else "buying_power"
         return float(account.get(key) or account.get("buying_power") or 0.0)
 
+    def options_level(self) -> int:
+        account = self._client.get_json("/account") or {}
+        try:
+            return int(account.get("options_trading_level") or 0)
+        except (TypeError, ValueError):
+            return 0
+
     def position_qty(self, symbol: str) -> float:
         key = asset_class(symbol).position_symbol(symbol)  # crypto positions: BTCUSD
         try:
@@ -1091,6 +1165,31 @@ class _MarketView:
             else:
                 sell += left
         return buy, sell
+
+
+def _contract_asset(client: Any, symbol: str) -> dict[str, Any]:
+    """An option contract as the policy reads an asset (contracts are not in ``/v2/assets``)."""
+    import datetime as dt
+
+    contract = client.get_json(f"/options/contracts/{symbol}") or {}
+    expired = str(contract.get("expiration_date") or "9999-12-31") < dt.date.today().isoformat()
+    return {"symbol": contract.get("symbol", symbol), "class": "us_option",
+            "status": "inactive" if expired else contract.get("status", "active"),
+            "tradable": bool(contract.get("tradable")) and not expired, "fractionable": False,
+            "shortable": True, "name": contract.get("name", symbol)}  # fmt: skip
+
+
+def _latest_records(client: Any, since_ns: dict[str, int]) -> dict[str, list[Any]]:
+    """Each symbol's latest quote as a ``_wire.Quote``, if newer than its ``since_ns``."""
+    from .data.frames import parse_timestamps
+
+    payload = client.get_json(client.asset.data_path("latest/quotes"), {"symbols": ",".join(since_ns)}) or {}
+    out: dict[str, list[Any]] = {symbol: [] for symbol in since_ns}
+    for symbol, row in (payload.get("quotes") or {}).items():
+        t_ns = int(parse_timestamps([row["t"]])[0])
+        if symbol in out and t_ns > since_ns[symbol]:
+            out[symbol].append(Quote(t_ns, row["bp"], row["bs"], row["ap"], row["as"]))
+    return out
 
 
 def _is_uuid(text: str) -> bool:

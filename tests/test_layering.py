@@ -79,6 +79,7 @@ def test_public_names_are_pinned() -> None:
     assert alpaca_nb.__all__ == [
         "AccountView",
         "BarChart",
+        "Leg",
         "OrderBook",
         "OrderTicket",
         "QuoteChart",

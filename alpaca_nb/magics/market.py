@@ -127,3 +127,27 @@ def _book(magics: Any, args: argparse.Namespace) -> Any:
     from ..widgets import OrderBook
 
     return OrderBook(args.symbol, depth=args.depth)
+
+
+def _chain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("underlying", help="the underlying stock, e.g. AAPL")
+    p.add_argument("--expiry", help="one expiration date, e.g. 2026-12-18 (default: all)")
+    p.add_argument("--type", choices=("call", "put"), help="calls or puts only")
+    p.add_argument("--strike-gte", type=float, help="lowest strike")
+    p.add_argument("--strike-lte", type=float, help="highest strike")
+
+
+@subcommand(
+    "chain",
+    "an option chain with quotes and greeks (DataFrame by expiration, strike, type)",
+    ["%alpaca chain AAPL", "%alpaca chain AAPL --expiry 2026-12-18 --type call", "chain = %alpaca chain SPY"],
+    _chain_args,
+    returns_data=True,
+)
+def _chain(magics: Any, args: argparse.Namespace) -> Any:
+    from ..session import current_session
+
+    return current_session().option_chain(
+        args.underlying, expiration=args.expiry, type=args.type, strike_gte=args.strike_gte,
+        strike_lte=args.strike_lte,
+    )  # fmt: skip

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 import websockets
-from alpaca.data.live import CryptoDataStream, StockDataStream
+from alpaca.data.live import CryptoDataStream, OptionDataStream, StockDataStream
 from alpaca.trading.stream import TradingStream
 
 if TYPE_CHECKING:
@@ -124,7 +124,13 @@ class CryptoFeed(_DataFeedMixin, CryptoDataStream):
     asset = "crypto"
 
 
-FEEDS: dict[str, type[_DataFeedMixin]] = {"stock": StockFeed, "crypto": CryptoFeed}  # by _wire asset key
+class OptionFeed(_DataFeedMixin, OptionDataStream):
+    """The option feed (``/v1beta1/indicative`` or ``/opra``; msgpack only): quotes and trades."""
+
+    asset = "option"
+
+
+FEEDS: dict[str, type[_DataFeedMixin]] = {"stock": StockFeed, "crypto": CryptoFeed, "option": OptionFeed}
 DataFeed = _DataFeedMixin
 
 

@@ -147,7 +147,9 @@ class StreamHub:
         if self._account is None:
             return "REST polling (keyless)"
         where = self._account.endpoints
-        return where.crypto_data_stream if asset == "crypto" else where.data_stream
+        return {"crypto": where.crypto_data_stream, "option": where.option_data_stream}.get(
+            asset, where.data_stream
+        )
 
     def __repr__(self) -> str:
         return f"<StreamHub {self.state.value} subscriptions={len(self._refs)} messages={self._messages}>"
@@ -174,6 +176,8 @@ class StreamHub:
         for channel, symbol in wanted:
             if channel == "orderbooks" and asset_class(symbol).key != "crypto":
                 raise StreamError(f"order books are streamed for crypto pairs only, not {symbol}")
+            if channel == "bars" and asset_class(symbol).key == "option":
+                raise StreamError(f"Alpaca streams no bars of options ({symbol}): quotes and trades only")
             if self._account is None and (
                 asset_class(symbol).key != "crypto" or channel in ("trades", "bars")
             ):

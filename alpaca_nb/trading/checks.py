@@ -79,6 +79,8 @@ class CheckedOrder:
         """``BUY 3 shares KO limit 150.25, estimated $450.75`` — what a confirmation restates, with the
         exact quantity, notional and prices that will be sent (no rounding)."""
         r = self.request
+        if getattr(r, "legs", None) and not r.symbol:
+            return _describe_legs(self)
         side = getattr(r.side, "value", r.side)
         unit = asset_class(str(r.symbol)).unit
         amount = (
@@ -100,6 +102,19 @@ class CheckedOrder:
         return (
             f"{str(side).upper()} {amount} {r.symbol} {kind}{prices}{extra}, estimated ${self.estimate:,.2f}"
         )
+
+
+def _describe_legs(self: CheckedOrder) -> str:
+    """``1 × [BUY 1 AAPL261218C00200000, SELL 1 AAPL261218C00210000] limit 2.1 (net debit), estimated
+    $210.00``."""
+    from .legs import legs_of
+
+    r = self.request
+    legs = ", ".join(f"{leg.side.upper()} {leg.ratio_qty} {leg.symbol}" for leg in legs_of(r))
+    kind = getattr(r.type, "value", r.type)
+    limit = getattr(r, "limit_price", None)
+    net = "" if limit is None else f" {_exact(limit)} ({'net credit' if limit < 0 else 'net debit'})"
+    return f"{_exact(r.qty)} × [{legs}] {kind}{net} (mleg), estimated ${self.estimate:,.2f}"
 
 
 def _exact(value: Any) -> str:
@@ -144,6 +159,10 @@ def _price(request: OrderRequest, view: MarketView, side: str) -> tuple[float | 
 
 def check_order(request: OrderRequest, view: MarketView, limits: Limits, account: str) -> CheckedOrder:
     """Apply the policy to ``request``; the checked order, or ``PreTradeRefusal``."""
+    if getattr(request, "legs", None) and not request.symbol:  # a multi-leg option order
+        from .option_checks import check_mleg
+
+        return check_mleg(request, view, limits, account)  # type: ignore[no-any-return]
     symbol, side = str(request.symbol), str(_value(request, "side"))
     cls = asset_class(symbol)
     asset = view.asset(symbol)
@@ -167,7 +186,7 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
             f"refused: no price for {symbol} ({source}): the order's value cannot be checked — "
             "give a limit price, or try again when quotes arrive"
         )
-    estimate = float(notional) if notional is not None else float(qty or 0) * (price or 0.0)
+    estimate = float(notional) if notional is not None else float(qty or 0) * (price or 0.0) * cls.multiplier
     shares = float(qty) if qty is not None else estimate / price if price else 0.0
     if limits.max_notional is not None and estimate > limits.max_notional:
         raise PreTradeRefusal(
@@ -189,6 +208,11 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
                 f"{limits.max_position:g}"
             )
     short = max(0.0, -after) - max(0.0, -held) if side == "sell" else 0.0
+    if cls.multiplier != 1:  # options: the account's level, covered calls, cash-secured puts
+        from .option_checks import check_option_order
+
+        check_option_order(symbol, side, shares, held, short, view)
+        short = 0.0  # judged above: a covered or cash-secured short is allowed
     if short > 1e-12:
         if not asset.get("shortable"):
             raise PreTradeRefusal(f"refused: {symbol} is not shortable (you hold {held:g})")
@@ -199,11 +223,15 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
             f"refused: estimated ${estimate:,.2f} exceeds Alpaca's ${cls.max_notional:,.0f} "
             f"per {cls.label} order"
         )
-    cost = estimate if side == "buy" else short * (price or 0.0)
+    cost = estimate if side == "buy" else short * (price or 0.0) * cls.multiplier
     if side == "buy" and held < 0:  # covering a short frees what it reserved
         cost = max(0.0, cost - min(-held, shares) * (price or 0.0))
     if cost > 0:
-        buying_power = view.buying_power() if cls.shortable else view.buying_power(non_marginable=True)
+        buying_power = (
+            view.buying_power()
+            if cls.shortable and cls.multiplier == 1
+            else view.buying_power(non_marginable=True)
+        )
         if cost > buying_power + 1e-9:
             raise PreTradeRefusal(
                 f"refused: estimated ${cost:,.2f} exceeds buying power ${buying_power:,.2f}"

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,9 @@ def payoff(legs: list[LegShape], price: float) -> Payoff:
     edges = [*points, points[-1] + max(1.0, points[-1])]
     pnl = value_at(legs, np.array(edges)) - price
     found: list[float] = []
-    for (x0, y0), (x1, y1) in zip(zip(edges, pnl, strict=True), zip(edges[1:], pnl[1:], strict=True), strict=False):
+    for (x0, y0), (x1, y1) in zip(
+        zip(edges, pnl, strict=True), zip(edges[1:], pnl[1:], strict=True), strict=False
+    ):
         if y0 == 0 and (not found or abs(found[-1] - x0) > 1e-9):
             found.append(float(x0))
         elif y0 * y1 < 0:
@@ -82,3 +88,40 @@ def payoff(legs: list[LegShape], price: float) -> Payoff:
         x, y = edges[-1], pnl[-1]
         found.append(float(x - y / slope))
     return Payoff(price, bottom, top, tuple(round(b, 4) for b in found if b >= 0))
+
+
+def payoff_frame(
+    legs: list[LegShape],
+    price: float,
+    *,
+    qty: float = 1,
+    multiplier: float = 100,
+    spot: float,
+    years: list[float] | None = None,
+    vols: list[float] | None = None,
+    points: int = 201,
+) -> pd.DataFrame:
+    """P&L in dollars against the underlying's price: ``at_expiry`` and, given each leg's ``years`` to
+    expiry and implied ``vols``, ``today`` (Black-Scholes). ``frame.attrs`` holds max_gain, max_loss
+    (inf: unlimited) and breakevens."""
+    import pandas as pd
+
+    from ..data import greeks as bs
+
+    strikes = [leg.strike for leg in legs]
+    lo, hi = min([spot, *strikes]) * 0.7, max([spot, *strikes]) * 1.3
+    s = np.linspace(lo, hi, points)
+    scale = qty * multiplier
+    frame = pd.DataFrame(
+        {"at_expiry": (value_at(legs, s) - price) * scale}, index=pd.Index(s, name="underlying")
+    )
+    if years is not None and vols is not None:
+        now = np.zeros_like(s)
+        for leg, t, v in zip(legs, years, vols, strict=True):
+            now = now + leg.signed_ratio * bs.price(s, leg.strike, t, v, leg.is_call)
+        frame["today"] = (now - price) * scale
+    pay = payoff(legs, price)
+    frame.attrs.update(
+        max_gain=pay.max_gain * scale, max_loss=pay.max_loss * scale, breakevens=pay.breakevens
+    )
+    return frame

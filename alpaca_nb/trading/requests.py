@@ -139,6 +139,10 @@ def build_order_request(
     if (q is None) == (n is None):
         raise ValidationError("give exactly one of qty or notional")
     kinds, tifs = cls.notional
+    if n is not None and not kinds:
+        raise ValidationError(f"notional orders do not apply to {cls.label}s: give a qty")
+    if q is not None and cls.multiplier != 1 and q != int(q):
+        raise ValidationError(f"{cls.label}s trade in whole numbers, not {qty!r}")
     if n is not None and (kind not in kinds or tif not in tifs):
         raise ValidationError(
             f"notional orders must be {' or '.join(kinds)} orders with time_in_force "

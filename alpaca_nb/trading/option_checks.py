@@ -1,0 +1,104 @@
+"""The pre-trade policy's option rules (``checks`` calls them; there is no other place for them).
+
+Levels as Alpaca grants them: 0 no options; 1 covered calls and cash-secured puts; 2 also buying calls
+and puts; 3 also multi-leg orders (spreads, straddles). Closing what is held is allowed at any level.
+A short call is covered by 100 shares of the underlying a contract (single leg) or by a long call in
+the same multi-leg order; a short put alone is cash-secured (strike × 100 a contract of buying power).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._wire import OPTION, parse_occ
+from ..errors import PreTradeRefusal
+
+
+def _level(view: Any) -> int:
+    level = view.options_level()
+    return level if isinstance(level, int) else 0
+
+
+def check_option_order(symbol: str, side: str, qty: float, held: float, short: float, view: Any) -> None:
+    """One contract bought or sold: the level, and a short sale covered or cash-secured."""
+    level = _level(view)
+    closing = (side == "sell" and held >= qty - 1e-9) or (side == "buy" and held <= -qty + 1e-9)
+    if level < 1 and not closing:
+        raise PreTradeRefusal("refused: options trading is not enabled on this account (level 0)")
+    if closing:
+        return
+    if side == "buy":
+        if level < 2:
+            raise PreTradeRefusal(f"refused: buying options needs options level 2 (this account: {level})")
+        return
+    parts = parse_occ(symbol)
+    contracts = short if short > 0 else qty
+    if parts.type == "call":
+        shares = view.position_qty(parts.root)
+        if shares < contracts * OPTION.multiplier - 1e-9:
+            raise PreTradeRefusal(
+                f"refused: a naked short call ({contracts:g} {symbol}) — hold "
+                f"{contracts * OPTION.multiplier:g} shares of {parts.root} to cover it "
+                f"(you hold {shares:g}), or sell it in a spread"
+            )
+    else:
+        needed = parts.strike * OPTION.multiplier * contracts
+        power = view.buying_power(non_marginable=True)
+        if needed > power + 1e-9:
+            raise PreTradeRefusal(
+                f"refused: a cash-secured put needs ${needed:,.2f} of buying power (you have ${power:,.2f})"
+            )
+
+
+def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
+    """A multi-leg order: level 3, every contract tradable, a loss that is bounded, a limit the legs
+    can be worth, and its maximum loss against ``max_notional`` and buying power."""
+    from .checks import CheckedOrder
+    from .legs import legs_of, shapes
+    from .payoff import payoff
+
+    level = _level(view)
+    if level < 3:
+        raise PreTradeRefusal(f"refused: multi-leg orders need options level 3 (this account: {level})")
+    legs = legs_of(request)
+    for leg in legs:
+        asset = view.asset(leg.symbol)
+        if asset.get("status", "active") != "active" or not asset.get("tradable"):
+            raise PreTradeRefusal(f"refused: {leg.symbol} is not tradable")
+    limit = getattr(request, "limit_price", None)
+    if limit is not None:
+        price, source = float(limit), "limit price"
+    else:
+        price, source = 0.0, "quotes"
+        for leg in legs:
+            quote, where = view.quote(leg.symbol)
+            touch = None if quote is None else (quote.ask if leg.side == "buy" else quote.bid)
+            if not touch or touch <= 0:
+                raise PreTradeRefusal(f"refused: no price for {leg.symbol} ({where}): give a limit price")
+            price += (1 if leg.side == "buy" else -1) * leg.ratio_qty * float(touch)
+    pay = payoff(shapes(legs), price)
+    if math.isinf(pay.min_value):
+        raise PreTradeRefusal(
+            "refused: unbounded loss — a short call in this order is not covered by a long call in it"
+        )
+    if limit is not None and not pay.min_value - 1e-9 <= price <= pay.max_value + 1e-9:
+        top = "unlimited" if math.isinf(pay.max_value) else f"{pay.max_value:g}"
+        raise PreTradeRefusal(
+            f"refused: a net {price:g} a share is outside what these legs can be worth at expiry "
+            f"({pay.min_value:g} to {top})"
+        )
+    qty = float(request.qty)
+    worst = qty * OPTION.multiplier * pay.max_loss
+    estimate = qty * OPTION.multiplier * abs(price)
+    if limits.max_notional is not None and max(estimate, worst) > limits.max_notional:
+        raise PreTradeRefusal(
+            f"refused: the spread could lose ${worst:,.2f} (net ${estimate:,.2f}), beyond max_notional "
+            f"${limits.max_notional:,.2f}"
+        )
+    power = view.buying_power(non_marginable=True)
+    if worst > power + 1e-9:
+        raise PreTradeRefusal(
+            f"refused: the spread's maximum loss ${worst:,.2f} exceeds buying power ${power:,.2f}"
+        )
+    return CheckedOrder(request, account, round(estimate, 2), price, source)
