@@ -483,6 +483,35 @@ class Session:
 
         return self._remember(chain)
 
+    def option_greeks(self, *, account: str | None = None) -> pd.DataFrame:
+        """Your option positions with their greeks (from Alpaca's snapshots), as position totals
+        (``qty × 100 × greek``), indexed by symbol; ``frame.attrs["by_underlying"]``: the net delta,
+        gamma, theta and vega per underlying.
+
+        >>> g = s.option_greeks(); g.attrs["by_underlying"]
+        """
+        import pandas as pd
+
+        from ._wire import parse_occ
+
+        positions = self.positions(account=account)
+        held = [sym for sym in positions.index if OPTION.symbol.match(str(sym))]
+        names = ["delta", "gamma", "theta", "vega"]
+        rows = []
+        if held:
+            data = self.data_client(held)
+            snaps = (data.get_json(OPTION.data_path("snapshots"), {"symbols": ",".join(held)}) or {}).get(
+                "snapshots"
+            ) or {}
+            for sym in held:
+                greeks = (snaps.get(sym) or {}).get("greeks") or {}
+                qty = float(positions.loc[sym, "qty"])
+                totals = {g: qty * OPTION.multiplier * float(greeks.get(g, float("nan"))) for g in names}
+                rows.append({"symbol": sym, "underlying": parse_occ(sym).root, "qty": qty, **totals})
+        frame = pd.DataFrame(rows, columns=["symbol", "underlying", "qty", *names]).set_index("symbol")
+        frame.attrs["by_underlying"] = frame.groupby("underlying")[names].sum()
+        return frame
+
     def payoff(self, legs: Any, limit_price: float, *, qty: int = 1) -> pd.DataFrame:
         """What ``legs`` bought for ``limit_price`` a share (negative: a credit) make or lose, in dollars,
         against the underlying's price: ``at_expiry`` and ``today`` (Black-Scholes at each leg's implied

@@ -1,0 +1,192 @@
+"""Options, one run: a full chain into a DataFrame, and option quotes through the hub.
+
+    .venv/bin/python benchmarks/options.py [--rounds 5] [--quotes 500000]
+
+1. chain: every contract of one underlying (~2,000, all expirations) from the simulator (its own
+   process) into a DataFrame indexed by (expiration, strike, type) with bid, ask, last, iv and greeks —
+   ours (``Session.option_chain``: snapshots and contracts, every page, parsed once with orjson) against
+   alpaca-py's ``OptionHistoricalDataClient.get_option_chain`` (a dict of pydantic models, paged at
+   1,000) plus building the same frame from it by hand, and the same contracts from alpaca-py's
+   ``get_option_contracts`` for open interest — medians of ``--rounds`` in one process each;
+2. ingest: option quotes/s the hub takes from the simulator's pre-encoded replay on the option stream
+   (10 a frame, msgpack as Alpaca sends) with 4 QuoteCharts attached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests import comm_capture  # noqa: F401  (before any widget: comm messages are captured, not sent)
+
+UNDERLYING = "AAPL"
+
+
+def sim_child() -> None:
+    """A simulator in its own process: prints its URLs and keys; ``replay N SYM,SYM`` blasts quotes."""
+    from alpaca_nb.sim import Simulator
+
+    sim = Simulator(seed=7, hours="always", rate_limit=None, stream_connection_limit=None).start()
+    key, secret = sim.credentials()
+    print(f"{sim.base_url} {sim.data_stream_url} {sim.option_stream_url} {key} {secret}", flush=True)
+    for line in sys.stdin:
+        _, count, symbols = line.split()
+        sent, seconds = sim.replay(int(count), batch=10, pre_encoded=True, symbols=symbols.split(","))
+        print(f"done {sent} {seconds}", flush=True)
+
+
+def _start() -> tuple[subprocess.Popen[str], list[str]]:
+    child = subprocess.Popen([sys.executable, __file__, "_sim"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    assert child.stdout is not None
+    return child, child.stdout.readline().split()
+
+
+def _session(base: str, stock_url: str, option_url: str, key: str, secret: str) -> Any:
+    import alpaca_nb as anb
+    from alpaca_nb.config import Endpoints
+
+    where = Endpoints(base, base, stock_url, base.replace("http", "ws") + "/stream", "", option_url)
+    return anb.connect("paper", api_key=key, secret_key=secret, endpoints={"paper": where}, rate_limit=None,
+                       quiet=True, timeout=60)  # fmt: skip
+
+
+def run_chain(
+    variant: str, base: str, stock_url: str, option_url: str, key: str, secret: str
+) -> dict[str, Any]:
+    import pandas as pd
+
+    if variant == "ours":
+        session = _session(base, stock_url, option_url, key, secret)
+        session.option_contracts(UNDERLYING, expiration=dt.date.today())  # clients and imports first
+        t0 = time.perf_counter()
+        frame = session.option_chain(UNDERLYING)
+        seconds = time.perf_counter() - t0
+        return {"seconds": seconds, "rows": len(frame)}
+    from alpaca.data.historical import OptionHistoricalDataClient
+    from alpaca.data.requests import OptionChainRequest
+    from alpaca.trading.client import TradingClient
+    from alpaca.trading.requests import GetOptionContractsRequest
+
+    data = OptionHistoricalDataClient(key, secret, url_override=base)
+    trading = TradingClient(key, secret, paper=True, url_override=base)
+    horizon = dt.date.today() + dt.timedelta(days=3 * 366)
+    t0 = time.perf_counter()
+    snaps = data.get_option_chain(OptionChainRequest(underlying_symbol=UNDERLYING))
+    contracts, token = [], None
+    while True:
+        ask = GetOptionContractsRequest(underlying_symbols=[UNDERLYING], expiration_date_lte=horizon, limit=10_000,
+                                        page_token=token)  # fmt: skip
+        page = trading.get_option_contracts(ask)
+        contracts += page.option_contracts or []
+        token = page.next_page_token
+        if not token:
+            break
+    oi = {c.symbol: float(c.open_interest) if c.open_interest else float("nan") for c in contracts}
+    rows = []
+    for symbol, snap in snaps.items():  # what a user writes to get a frame out of alpaca-py's models
+        body = symbol[-15:]
+        g = snap.greeks
+        rows.append({
+            "expiration": pd.Timestamp(f"20{body[:2]}-{body[2:4]}-{body[4:6]}"), "strike": int(body[7:]) / 1000,
+            "type": "call" if body[6] == "C" else "put", "symbol": symbol,
+            "bid": snap.latest_quote.bid_price if snap.latest_quote else None,
+            "ask": snap.latest_quote.ask_price if snap.latest_quote else None,
+            "last": snap.latest_trade.price if snap.latest_trade else None, "iv": snap.implied_volatility,
+            "delta": g.delta if g else None, "gamma": g.gamma if g else None, "theta": g.theta if g else None,
+            "vega": g.vega if g else None, "rho": g.rho if g else None, "open_interest": oi.get(symbol),
+        })  # fmt: skip
+    frame = pd.DataFrame(rows).set_index(["expiration", "strike", "type"]).sort_index()
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "rows": len(frame)}
+
+
+def _child(variant: str, urls: list[str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "_run", variant, *urls], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def chain(rounds: int) -> list[str]:
+    child, urls = _start()
+    try:
+        _child("ours", urls)  # warm the simulator's chain (its first request builds the contracts)
+        runs = {v: [_child(v, urls) for _ in range(rounds)] for v in ("ours", "alpaca")}
+    finally:
+        child.terminate()
+        child.wait(10)
+    med = {v: statistics.median(r["seconds"] for r in runs[v]) for v in runs}
+    rows = runs["ours"][0]["rows"]
+    assert all(r["rows"] == rows for rs in runs.values() for r in rs), runs
+    for v in runs:
+        each = ", ".join(f"{r['seconds']:.3f}" for r in runs[v])
+        print(f"{v:<7} median {med[v]:.3f} s (runs: {each})")
+    return [
+        f"1. option chain of {UNDERLYING} ({rows:,} contracts, every expiration) → DataFrame: ours "
+        f"{med['ours']:.3f} s, alpaca-py get_option_chain + contracts + a hand-built frame "
+        f"{med['alpaca']:.3f} s → {med['alpaca'] / med['ours']:.1f}x (target >= 5x)"
+    ]
+
+
+def ingest(count: int, rounds: int = 3) -> list[str]:
+    from alpaca_nb.widgets import QuoteChart
+
+    child, urls = _start()
+    assert child.stdin is not None and child.stdout is not None
+    session = _session(*urls)
+    symbols = list(session.option_chain(UNDERLYING, expiration_lte=dt.date.today() + dt.timedelta(days=30))
+                   .symbol.iloc[100:104])  # fmt: skip
+    charts = [QuoteChart(sym, window="5min", session=session) for sym in symbols]
+    hub = session.stream
+    deadline = time.monotonic() + 20
+    while hub.stats()["feeds"].get("option", {}).get("state") != "connected" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rates = []
+    for _ in range(rounds):
+        before = hub.stats()["messages"]
+        child.stdin.write(f"replay {count} {','.join(symbols)}\n")
+        child.stdin.flush()
+        t0 = time.perf_counter()
+        while hub.stats()["messages"] < before + count * 0.999 and time.perf_counter() - t0 < 120:
+            time.sleep(0.02)
+        rates.append((hub.stats()["messages"] - before) / (time.perf_counter() - t0))
+        child.stdout.readline()
+    points = sum(c.stats["points"] for c in charts)
+    for c in charts:
+        c.close()
+    session.close()
+    child.stdin.close()
+    child.wait(10)
+    rate = statistics.median(rates)
+    return [f"2. option quotes ingested with 4 charts attached: median {rate:,.0f}/s of {rounds} replays of "
+            f"{count:,} (each: {', '.join(f'{r:,.0f}' for r in rates)}; charts took {points:,} points) — "
+            "target >= 375,000/s"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quotes", type=int, default=500_000)
+    args = parser.parse_args()
+    lines = chain(args.rounds) + ingest(args.quotes)
+    print("\n== summary")
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["_run"]:
+        print(json.dumps(run_chain(sys.argv[2], *sys.argv[3:8])))
+    elif sys.argv[1:2] == ["_sim"]:
+        sim_child()
+    else:
+        main()
