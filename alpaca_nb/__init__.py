@@ -24,6 +24,7 @@ __all__ = [
     "AccountView",
     "BarChart",
     "Leg",
+    "OptionChain",
     "OrderBook",
     "OrderTicket",
     "QuoteChart",
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from .session import Session, current_session
     from .sim import Simulator
     from .trading.legs import Leg
-    from .widgets import AccountView, BarChart, OrderBook, OrderTicket, QuoteChart
+    from .widgets import AccountView, BarChart, OptionChain, OrderBook, OrderTicket, QuoteChart
 
 _LAZY = {
     "Session": ("session", "Session"),
@@ -55,6 +56,7 @@ _LAZY = {
     "OrderTicket": ("widgets", "OrderTicket"),
     "OrderBook": ("widgets", "OrderBook"),
     "Leg": ("trading.legs", "Leg"),
+    "OptionChain": ("widgets", "OptionChain"),
     "errors": ("errors", None),
 }
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 from .account_view import AccountView
 from .bar_chart import BarChart
 from .layout import show, static_picture
+from .option_chain import OptionChain
 from .order_book import OrderBook
 from .order_ticket import OrderTicket
 from .quote_chart import QuoteChart
 
-__all__ = ["AccountView", "BarChart", "OrderBook", "OrderTicket", "QuoteChart", "show", "static_picture"]
+__all__ = [
+    "AccountView", "BarChart", "OptionChain", "OrderBook", "OrderTicket", "QuoteChart", "show",
+    "static_picture",
+]  # fmt: skip

@@ -111,6 +111,10 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
     status_line = traitlets.Unicode("").tag(sync=True)
     # What the symbol's asset class allows (the form shows only these; the checks enforce them anyway).
     choices = traitlets.Dict({}).tag(sync=True)
+    # A multi-leg option order (kernel-written: add_leg / set_legs, or clicks in an OptionChain); with
+    # legs the ticket sends one mleg order, ``limit_price`` its net price a share (negative: a credit).
+    legs = traitlets.List(traitlets.Dict()).tag(sync=True)
+    spread = traitlets.Dict({}).tag(sync=True)  # net, max gain/loss, breakevens, payoff points
 
     def __init__(
         self,
@@ -176,12 +180,76 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
             self._clear_review()
         elif kind == "cancel-order":
             self.cancel_order()
+        elif kind == "remove-leg":  # only a leg the kernel holds; the browser names it, adds nothing
+            symbol = content.get("symbol")
+            if isinstance(symbol, str) and any(leg["symbol"] == symbol for leg in self.legs):
+                self.set_legs([leg for leg in self.legs if leg["symbol"] != symbol])
+            else:
+                self._refused += 1
         else:
             self._refused += 1
 
     # ----- fields -----------------------------------------------------------------------------
     def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in FIELDS)
+        legs = tuple((leg["symbol"], leg["side"], leg["ratio"]) for leg in self.legs)
+        return (*(getattr(self, name) for name in FIELDS), legs)  # a confirmation is bound to the legs too
+
+    # ----- legs (multi-leg option orders) ---------------------------------------------------------
+    def add_leg(self, symbol: str, side: str = "buy", ratio: int = 1) -> None:
+        """Add a leg (or, for a contract already in, set its side and ratio). Checked at once."""
+        from ..trading.legs import Leg, check_legs
+
+        legs = [dict(leg) for leg in self.legs if leg["symbol"] != str(symbol).strip().upper()]
+        legs.append({"symbol": str(symbol).strip().upper(), "side": side, "ratio": ratio})
+        if len(legs) > 1:
+            check_legs([Leg(x["symbol"], x["side"], x["ratio"]) for x in legs])  # one-line error
+        self.set_legs(legs)
+
+    def set_legs(self, legs: list[dict[str, Any]]) -> None:
+        """Replace the legs (``[]``: back to a single-symbol order)."""
+        with self.hold_sync():
+            self.legs = [
+                {"symbol": x["symbol"], "side": x["side"], "ratio": int(x.get("ratio", 1))} for x in legs
+            ]
+            if self.legs:
+                self.symbol = ""
+                self.order_type = "limit" if self.order_type not in ("market", "limit") else self.order_type
+                self.tif = "day"
+        self._clear_review()
+        self._intent = None
+        self._update_spread()
+
+    def _update_spread(self) -> None:
+        """Net price, max gain and loss, breakevens and the payoff's points, from the kernel's own data."""
+        if len(self.legs) < 2:
+            self.spread = {}
+            return
+        try:
+            from ..trading.legs import Leg
+
+            price = float(self.limit_price) if self.limit_price.strip() else self._natural_price()
+            pnl = self._session.payoff([Leg(x["symbol"], x["side"], x["ratio"]) for x in self.legs], price,
+                                       qty=int(float(self.qty or 1)))  # fmt: skip
+        except (AlpacaNbError, ValueError) as err:
+            self.spread = {"error": _one_line(err)}
+            return
+        step = max(1, len(pnl) // 60)
+        rows = zip(pnl.index[::step], pnl.at_expiry[::step], pnl.today[::step], strict=True)
+        points = [[round(float(x), 2), round(float(a), 2), round(float(b), 2)] for x, a, b in rows]
+        gain, loss = pnl.attrs["max_gain"], pnl.attrs["max_loss"]
+        self.spread = {"net": price, "max_gain": None if gain == float("inf") else round(gain, 2),
+                       "max_loss": None if loss == float("inf") else round(loss, 2),
+                       "breakevens": list(pnl.attrs["breakevens"]), "points": points}  # fmt: skip
+
+    def _natural_price(self) -> float:
+        """What the legs cost at the quotes now (buy at the ask, sell at the bid), per share."""
+        total = 0.0
+        for leg in self.legs:
+            quote, source = self._session.quote(leg["symbol"])
+            if quote is None:
+                raise ValidationError(f"no quote for {leg['symbol']} ({source}): type a net limit price")
+            total += (quote.ask if leg["side"] == "buy" else -quote.bid) * leg["ratio"]
+        return round(total, 2)
 
     def _on_field(self, change: dict[str, Any]) -> None:
         self._clear_review()  # any change cancels a confirmation: it showed other fields
@@ -195,6 +263,8 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
             return
         if change["name"] == "symbol":
             self._check_symbol()
+        if self.legs and change["name"] in ("limit_price", "qty"):
+            self._update_spread()
         self._update_estimate()
 
     def _clear_review(self) -> None:
@@ -347,6 +417,20 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
     def _request(self, coid: str) -> Any:
         from ..trading import build_order_request
 
+        if self.legs:
+            from ..trading.legs import Leg, build_mleg_request
+
+            limit = (self.limit_price.strip() or None) if self.order_type == "limit" else None
+            legs = [Leg(x["symbol"], x["side"], x["ratio"]) for x in self.legs]
+            qty = self.qty.strip() or None
+            return build_mleg_request(
+                legs,
+                qty=qty,
+                type=self.order_type,
+                limit_price=limit,
+                time_in_force=self.tif,
+                client_order_id=coid,
+            )
         klass = self.order_class.strip() or "simple"
         stop_loss: Any = None
         if self.stop_loss.strip():
@@ -442,6 +526,13 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
 def _status_line(order: dict[str, Any]) -> str:
     """``buy 3 SPY: filled · 3 filled @ 500.01`` from an order (REST or trade_updates shape)."""
     side, symbol, status = order.get("side"), order.get("symbol"), order.get("status")
+    if order.get("legs") and not symbol:  # a multi-leg order: its legs, and its net price
+        legs = " / ".join(
+            f"{leg.get('side')} {leg.get('ratio_qty') or 1} {leg.get('symbol')}" for leg in order["legs"]
+        )
+        line = f"{order.get('qty')} × [{legs}]: {status}"
+        price = order.get("filled_avg_price")
+        return line + (f" · net {float(price):,.2f}" if price not in (None, "") else "")
     line = f"{side} {order.get('qty') or ('$' + str(order.get('notional')))} {symbol}: {status}"
     filled, price = order.get("filled_qty"), order.get("filled_avg_price")
     if filled and float(filled) > 0 and price:

@@ -39,6 +39,26 @@ function setOptions(select, options) {
   select.value = options.includes(value) ? value : options[0];
 }
 
+// A multi-leg order's payoff: dollars against the underlying at expiry (solid) and today (dotted).
+function payoffSvg(points, breakevens) {
+  const W = 300, H = 120, pad = 4;
+  const xs = points.map((p) => p[0]), ys = points.flatMap((p) => [p[1], p[2]]);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys, 0), Math.max(...ys, 0)];
+  const sx = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
+  const sy = (y) => H - pad - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
+  const line = (k) => points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[k]).toFixed(1)}`).join(" ");
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("width", W); svg.setAttribute("height", H);
+  svg.classList.add("anb-payoff");
+  const add = (tag, attrs) => { const n = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); svg.append(n); return n; };
+  add("line", { x1: pad, x2: W - pad, y1: sy(0), y2: sy(0), class: "anb-payoff-zero" });
+  for (const b of breakevens || []) add("line", { x1: sx(b), x2: sx(b), y1: pad, y2: H - pad, class: "anb-payoff-be" });
+  add("polyline", { points: line(2), class: "anb-payoff-today", fill: "none" });
+  add("polyline", { points: line(1), class: "anb-payoff-expiry", fill: "none" });
+  return svg;
+}
+
 // Prices as a trader reads them: cents above $10, more digits below (DOGE at 0.1534).
 function fmtPrice(p) {
   return p >= 10 ? p.toFixed(2) : p >= 1 ? p.toFixed(4) : p.toPrecision(4);
@@ -111,6 +131,30 @@ function render({ model, el }) {
       model.get("bid") ? `bid ${fmtPrice(model.get("bid"))} · ask ${fmtPrice(model.get("ask"))} ` : "",
       h("span", { class: "anb-estimate" }, model.get("estimate")));
     const parts = [];
+    const legs = model.get("legs") || [];
+    el.dataset.legs = String(legs.length);
+    for (const name of ["symbol", "side", "notional", "stop_price", "trail_price", "trail_percent", "order_class"]) {
+      const row = inputs[name] && inputs[name].closest("label");
+      if (row && legs.length) row.style.display = "none";
+    }
+    if (legs.length) {
+      const spread = model.get("spread") || {};
+      const list = h("div", { class: "anb-legs" }, ...legs.map((leg) => {
+        const remove = h("button", { class: "anb-remove-leg" }, "×");
+        remove.addEventListener("click", () => model.send({ type: "remove-leg", symbol: leg.symbol }));
+        return h("div", { class: `anb-leg anb-leg-${leg.side}` }, `${leg.side.toUpperCase()} ${leg.ratio} ${leg.symbol} `, remove);
+      }));
+      const facts = [];
+      if (spread.error) facts.push(h("div", { class: "anb-message" }, spread.error));
+      if (spread.net != null) {
+        const net = spread.net >= 0 ? `net debit ${spread.net.toFixed(2)}` : `net credit ${(-spread.net).toFixed(2)}`;
+        const money = (x) => (x == null ? "unlimited" : `$${x.toLocaleString(undefined, { maximumFractionDigits: 2 })}`);
+        facts.push(h("div", { class: "anb-spread-facts" }, `${net} · max gain ${money(spread.max_gain)} · max loss ${money(spread.max_loss)}`,
+          " · breakeven ", h("span", { class: "anb-breakevens" }, (spread.breakevens || []).map((b) => b.toFixed(2)).join(", ") || "none")));
+      }
+      if (spread.points && spread.points.length) facts.push(payoffSvg(spread.points, spread.breakevens));
+      parts.push(h("div", { class: "anb-spread" }, list, ...facts));
+    }
     if (model.get("confirming")) {
       const confirm = h("button", { class: "anb-confirm" }, "Confirm LIVE order");
       confirm.addEventListener("click", () => model.send({ type: "confirm", token: model.get("review_token") }));
