@@ -207,17 +207,20 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
 
     def set_legs(self, legs: list[dict[str, Any]]) -> None:
         """Replace the legs (``[]``: back to a single-symbol order)."""
+        first = not self.legs
         with self.hold_sync():
             self.legs = [
                 {"symbol": x["symbol"], "side": x["side"], "ratio": int(x.get("ratio", 1))} for x in legs
             ]
             if self.legs:
                 self.symbol = ""
-                self.order_type = "limit" if self.order_type not in ("market", "limit") else self.order_type
+                if first or self.order_type not in ("market", "limit"):
+                    self.order_type = "limit"  # a spread is sent at a net price unless asked otherwise
                 self.tif = "day"
         self._clear_review()
         self._intent = None
         self._update_spread()
+        self._update_estimate()
 
     def _update_spread(self) -> None:
         """Net price, max gain and loss, breakevens and the payoff's points, from the kernel's own data."""
@@ -343,6 +346,18 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
 
     def _update_estimate(self) -> None:
         """A rough figure as the user types, from the kernel's own quote; the checks compute their own."""
+        if self.legs:  # a spread: its net price a share × 100 × units
+            net = self.spread.get("net") if self.spread else None
+            try:
+                units = float(self.qty or 1)
+            except ValueError:
+                units = 0.0
+            self.estimate = (
+                ""
+                if net is None
+                else f"≈ ${abs(float(net)) * 100 * units:,.2f} {'debit' if net >= 0 else 'credit'}"
+            )
+            return
         try:
             notional = float(self.notional) if self.notional.strip() else None
             price = float(self.limit_price or self.stop_price or 0) or (
