@@ -345,3 +345,88 @@ def test_option_quotes_stream_into_a_chart_and_the_chain_magic(session: Session,
     expiry = str(chain.index.get_level_values("expiration")[0].date())
     frame = ip.run_line_magic("alpaca", f"chain AAPL --expiry {expiry} --type put")
     assert set(frame.index.get_level_values("type")) == {"put"} and len(frame) > 10
+
+
+# ----- widgets -------------------------------------------------------------------------------------------
+def test_the_chain_widget_builds_a_spread_in_a_ticket_from_clicks(session: Session, sim: Simulator) -> None:
+    from alpaca_nb.widgets import OptionChain, OrderTicket
+    from tests import front_end
+
+    ticket = OrderTicket(session=session)
+    view = OptionChain("AAPL", session=session, strikes=8, ticket=ticket)
+    try:
+        assert wait_until(lambda: view.stats["frames"] >= 1, timeout=15)
+        seq = max(view._recent)
+        refused = view._refused
+        for bad in [{"row": -1}, {"row": 8}, {"row": True}, {"row": "1"}, {"side": "both"}, {"field": "mid"},
+                    {"seq": seq + 100}, {"seq": "x"}]:  # fmt: skip
+            front_end.send(
+                view, {"type": "pick", "row": 3, "side": "call", "field": "ask", "seq": seq, **bad}
+            )
+        front_end.write(view, expiration="2099-01-01")  # not a listed date
+        assert view._refused == refused + 9 and ticket.legs == [] and view.expiration != "2099-01-01"
+        # a contract (or price) the browser names is not read: the row's own contract is the leg
+        front_end.send(view, {"type": "pick", "row": 3, "side": "call", "field": "ask", "seq": seq,
+                              "symbol": "AAPL270101C00100000", "price": 0.01})  # fmt: skip
+        front_end.send(view, {"type": "pick", "row": 3, "side": "call", "field": "ask", "seq": seq})
+        front_end.send(view, {"type": "pick", "row": 5, "side": "call", "field": "bid", "seq": seq})
+        rows = view._recent[seq]
+        assert [(leg["symbol"], leg["side"]) for leg in ticket.legs] == [
+            (rows[3]["call"]["symbol"], "buy"), (rows[5]["call"]["symbol"], "sell")]  # fmt: skip
+        spread = ticket.spread
+        assert spread["max_loss"] > 0 and spread["breakevens"][0] == pytest.approx(
+            rows[3]["strike"] + spread["net"]
+        )
+        front_end.send(ticket, {"type": "remove-leg", "symbol": "AAPL270101C00100000"})  # not one of its legs
+        assert len(ticket.legs) == 2
+        front_end.write(ticket, qty="1", limit_price=f"{spread['net'] + 0.05:.2f}")
+        front_end.send(ticket, {"type": "submit"})
+        assert ticket.order_id, ticket.message
+        assert wait_until(lambda: ticket.order_status == "filled", timeout=15), ticket.status_line
+        assert "anb-option-chain-picture" in view.static_html()
+    finally:
+        view.close()
+        ticket.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "unbounded_gain"),
+    [("call_vertical", 2, False), ("put_vertical", 2, False), ("straddle", 2, True), ("strangle", 2, True),
+     ("iron_condor", 4, False), ("butterfly", 3, False), ("calendar", 2, False)],
+)  # fmt: skip
+def test_strategy_templates_fill_the_ticket(
+    session: Session, name: str, count: int, unbounded_gain: bool
+) -> None:
+    from alpaca_nb.widgets import OrderTicket
+
+    ticket = OrderTicket(session=session)
+    try:
+        ticket.use_strategy(name, "AAPL", width=2 if name == "iron_condor" else 1)
+        assert len(ticket.legs) == count
+        if name != "calendar":  # a calendar's payoff at the near expiry depends on the far leg's value
+            assert (ticket.spread.get("max_gain") is None) == unbounded_gain, ticket.spread
+            assert ticket.spread.get("max_loss") is not None
+    finally:
+        ticket.close()
+
+
+def test_a_live_spread_needs_a_confirmation_bound_to_its_legs(sim: Simulator, chain: pd.DataFrame) -> None:
+    from alpaca_nb.widgets import OrderTicket
+    from tests import front_end
+
+    s = anb.connect("demo", simulator=sim, allow_live=True, quiet=True, rate_limit=None, current=False)
+    ticket = OrderTicket(session=s)
+    try:
+        long_call, short_call, debit = _spread(s, chain)
+        ticket.set_legs([{"symbol": long_call, "side": "buy"}, {"symbol": short_call, "side": "sell"}])
+        front_end.write(ticket, account="live", qty="1", limit_price=f"{debit:.2f}")
+        before = len(sim.orders("live"))
+        front_end.send(ticket, {"type": "submit"})
+        token = ticket.review_token
+        assert ticket.confirming and long_call in ticket.confirm_text and "mleg" in ticket.confirm_text
+        front_end.send(ticket, {"type": "remove-leg", "symbol": short_call})  # a changed order
+        front_end.send(ticket, {"type": "confirm", "token": token})
+        assert "refused" in ticket.message and len(sim.orders("live")) == before
+    finally:
+        ticket.close()
+        s.close()

@@ -142,14 +142,20 @@ def fetch_chain(
     path = f"{OPTION.data_prefix}/snapshots/{symbol}"
     what = f"GET /{OPTION.data_version}{path}"
     snaps: dict[str, Any] = {}
-    pages = fetch_pages(data, path, query, None, lambda _: 0, page_limit=1000)
-    try:
-        for _, body in pages:
-            snaps.update((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
-    finally:
-        pages.close()
-    contracts = fetch_contracts(trading, symbol, **filters) if snaps else None
-    return chain_frame(snaps, contracts, spot)
+    # The contracts (open interest) come from the trading API while the snapshots page in: the two wait
+    # on different servers, so they overlap (benchmarks/options.py).
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="alpaca-nb-contracts") as pool:
+        contracts_soon = pool.submit(fetch_contracts, trading, symbol, **filters)
+        pages = fetch_pages(data, path, query, None, lambda _: 0, page_limit=1000)
+        try:
+            for _, body in pages:
+                snaps.update((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
+        finally:
+            pages.close()
+        contracts = contracts_soon.result()
+    return chain_frame(snaps, contracts if snaps else None, spot)
 
 
 def chain_frame(snaps: dict[str, Any], contracts: pd.DataFrame | None, spot: float | None) -> pd.DataFrame:

@@ -205,6 +205,49 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
             check_legs([Leg(x["symbol"], x["side"], x["ratio"]) for x in legs])  # one-line error
         self.set_legs(legs)
 
+    def use_strategy(
+        self,
+        name: str,
+        underlying: str,
+        *,
+        expiration: Any = None,
+        strike: float | None = None,
+        width: int = 1,
+    ) -> None:
+        """Fill the legs from a template: ``call_vertical``, ``put_vertical``, ``straddle``, ``strangle``,
+        ``iron_condor``, ``butterfly``, ``calendar`` — at the listed strike nearest ``strike`` (default:
+        the underlying's price), on ``expiration`` (default: the nearest at least a week out).
+
+        >>> t.use_strategy("iron_condor", "AAPL", width=2)
+        """
+        import datetime as dt
+
+        from ..trading.strategies import strategy_legs
+
+        session = self._session
+        if strike is None:
+            quote, source = session.quote(underlying)
+            if quote is None or not quote.bid or not quote.ask:
+                raise ValidationError(f"no price for {underlying} ({source}): give strike=")
+            strike = (quote.bid + quote.ask) / 2
+        start = expiration or (dt.date.today() + dt.timedelta(days=7))
+        window = dt.timedelta(days=70 if name == "calendar" else 0)
+        import pandas as pd
+
+        first = pd.Timestamp(start).date()
+        contracts = session.option_contracts(
+            underlying, expiration_gte=first, expiration_lte=first + window + dt.timedelta(days=35)
+        )
+        if (
+            expiration is None and not contracts.empty
+        ):  # the nearest expiration (and the next, for a calendar)
+            keep = sorted(set(contracts["expiration"]))[: 2 if name == "calendar" else 1]
+            contracts = contracts[contracts["expiration"].isin(keep)]
+        elif name != "calendar":
+            contracts = contracts[contracts["expiration"] == pd.Timestamp(first)]
+        legs = strategy_legs(name, contracts, strike=float(strike), width=width)
+        self.set_legs([{"symbol": leg.symbol, "side": leg.side, "ratio": leg.ratio_qty} for leg in legs])
+
     def set_legs(self, legs: list[dict[str, Any]]) -> None:
         """Replace the legs (``[]``: back to a single-symbol order)."""
         first = not self.legs
