@@ -50,6 +50,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/bars.py
 	$(BIN)/python benchmarks/stream.py
+	$(BIN)/python benchmarks/crypto.py
+	$(BIN)/python benchmarks/options.py
 	$(BIN)/python benchmarks/sim_throughput.py
 	$(BIN)/python benchmarks/browser_frames.py
 
