@@ -191,6 +191,20 @@ def normalize_symbols(symbols: str | Sequence[str]) -> tuple[list[str], bool]:
     return out, single
 
 
+QUOTE_CURRENCIES = ("USDT", "USDC", "USD", "BTC")
+
+
+def quoted_symbol(position: dict[str, Any]) -> str:
+    """The symbol a position's quotes come under: Alpaca keys crypto positions without the slash
+    (``BTCUSD``) but quotes them as pairs (``BTC/USD``)."""
+    symbol = str(position.get("symbol") or "")
+    if position.get("asset_class") == "crypto" and "/" not in symbol:
+        for quote in QUOTE_CURRENCIES:
+            if symbol.endswith(quote) and len(symbol) > len(quote):
+                return f"{symbol[: -len(quote)]}/{quote}"
+    return symbol
+
+
 def one_class(symbols: Sequence[str]) -> AssetClass:
     """The one asset class of ``symbols`` (normalised); a list that mixes classes is refused: each class
     has its own routes, limits and frame schema."""

@@ -430,3 +430,24 @@ def test_a_live_spread_needs_a_confirmation_bound_to_its_legs(sim: Simulator, ch
     finally:
         ticket.close()
         s.close()
+
+
+def test_the_account_view_marks_options_by_the_hundred_and_shows_their_greeks(
+    session: Session, chain: pd.DataFrame
+) -> None:
+    from alpaca_nb.widgets import AccountView
+
+    long_call, _, _ = _spread(session, chain, nth=4)
+    ask = float(chain[chain.symbol == long_call].ask.iloc[0])
+    order = session.submit_order(long_call, qty=2, type="limit", limit_price=round(ask + 0.2, 2))
+    assert wait_until(lambda: session.get_order(str(order.id)).status.value == "filled", timeout=10)
+    view = AccountView(session=session)
+    try:
+        assert wait_until(lambda: any(p["symbol"] == long_call for p in view.positions), timeout=10)
+        row = next(p for p in view.positions if p["symbol"] == long_call)
+        assert row["delta"] is not None and row["multiplier"] == 100
+        view._mark_to_quotes()  # between refreshes: re-marked at the live mid, still × 100
+        row = next(p for p in view.positions if p["symbol"] == long_call)
+        assert row["market_value"] == pytest.approx(row["qty"] * row["current_price"] * 100, rel=1e-6)
+    finally:
+        view.close()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from .._wire import quoted_symbol
 from ..errors import ValidationError
 from ..trading.account import Account, account_card_html
 from .account_history import BLOTTER, curve_svg, fill_rows, follow, history_html, jsonable, update_row
@@ -49,6 +50,8 @@ def _position_row(raw: dict[str, Any]) -> dict[str, Any]:
     plpc = num("unrealized_plpc")
     return {
         "symbol": raw["symbol"],
+        "quoted": quoted_symbol(raw),  # what its quotes come under (crypto: BTC/USD for BTCUSD)
+        "multiplier": 100 if raw.get("asset_class") == "us_option" else 1,
         "qty": num("qty"),
         "side": raw.get("side"),
         "avg_entry_price": num("avg_entry_price"),
@@ -57,6 +60,16 @@ def _position_row(raw: dict[str, Any]) -> dict[str, Any]:
         "cost_basis": num("cost_basis"),
         "unrealized_pl": num("unrealized_pl"),
         "unrealized_plpc": None if plpc is None else round(plpc * 100, 4),
+        **(
+            {
+                "delta": raw["greeks"].get("delta"),
+                "gamma": raw["greeks"].get("gamma"),
+                "theta": raw["greeks"].get("theta"),
+                "vega": raw["greeks"].get("vega"),
+            }
+            if raw.get("greeks")
+            else {}
+        ),
     }
 
 
@@ -193,6 +206,17 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
             orders = session.open_orders_raw(account=kind)
         except Exception as err:  # shown in the view, kept on the session
             return (err,)
+        greeks: dict[str, dict[Any, Any]] = {}
+        if any(p.get("asset_class") == "us_option" for p in raw_positions):
+            try:  # option positions carry their greeks (position totals), as s.option_greeks() gives them
+                frame = session.option_greeks(account=kind)
+                greeks = {str(sym): {k: jsonable(v) for k, v in row.items() if k != "underlying"}
+                          for sym, row in frame.iterrows()}  # fmt: skip
+            except Exception:
+                greeks = {}
+        raw_positions = [
+            dict(p, greeks=greeks.get(p["symbol"])) if p["symbol"] in greeks else p for p in raw_positions
+        ]
         try:
             curve, fills, pnl = self._look_back(raw_positions)
             note = ""
@@ -253,7 +277,7 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
             if note or self.message.startswith("equity curve or fills not updated"):
                 self.message = note
         self._refresh_ok = True
-        self._follow_quotes(tuple(sorted(p["symbol"] for p in raw_positions)))
+        self._follow_quotes(tuple(sorted(quoted_symbol(p) for p in raw_positions)))
 
     def _follow_quotes(self, symbols: tuple[str, ...]) -> None:
         if symbols == self._quoted:
@@ -272,11 +296,11 @@ class AccountView(LiveWidget, anywidget.AnyWidget):
         changed = False
         rows = []
         for row in self.positions:
-            quote = hub.latest_quote(row["symbol"])
+            quote = hub.latest_quote(row.get("quoted") or row["symbol"])
             if quote is not None and row.get("qty") and row.get("cost_basis") is not None:
                 price = round((quote.bid + quote.ask) / 2, 4)
                 if price != row.get("current_price"):
-                    value = row["qty"] * price
+                    value = row["qty"] * price * row.get("multiplier", 1)  # an option: 100 shares a contract
                     upl = value - row["cost_basis"]
                     base = abs(row["cost_basis"]) or 1.0
                     row = {

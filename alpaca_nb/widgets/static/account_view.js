@@ -36,12 +36,23 @@ function table(headers, rows) {
 
 function positionsTable(positions) {
   if (!positions.length) return el("div", { class: "anb-empty" }, "No positions.");
-  return table(["Symbol", "Qty", "Avg entry", "Last", "Market value", "Unrealized P&L", "%"], positions.map((p) => {
+  // Option positions bring their greeks (position totals): then the table shows Δ Γ Θ V, and a net line.
+  const greeks = positions.some((p) => p.delta != null);
+  const g = (x) => (x == null ? "" : x.toFixed(2));
+  const heads = ["Symbol", "Qty", "Avg entry", "Last", "Market value", "Unrealized P&L", "%", ...(greeks ? ["Δ", "Γ", "Θ", "V"] : [])];
+  const rows = positions.map((p) => {
     const cls = p.unrealized_pl >= 0 ? "anb-up" : "anb-down";
     return el("tr", { class: "anb-position", dataset: { symbol: p.symbol } }, el("td", {}, p.symbol), el("td", {}, num(p.qty)),
       el("td", {}, money(p.avg_entry_price)), el("td", {}, money(p.current_price)), el("td", {}, money(p.market_value)),
-      el("td", { class: cls }, signed(p.unrealized_pl)), el("td", { class: cls }, signed(p.unrealized_plpc, "%")));
-  }));
+      el("td", { class: cls }, signed(p.unrealized_pl)), el("td", { class: cls }, signed(p.unrealized_plpc, "%")),
+      ...(greeks ? [g(p.delta), g(p.gamma), g(p.theta), g(p.vega)].map((x) => el("td", { class: "anb-greek" }, x)) : []));
+  });
+  if (greeks) {
+    const sum = (k) => positions.reduce((a, p) => a + (p[k] || 0), 0);
+    rows.push(el("tr", { class: "anb-net-greeks" }, el("td", { colspan: "7" }, "options, net"),
+      ...["delta", "gamma", "theta", "vega"].map((k) => el("td", { class: "anb-greek" }, g(sum(k))))));
+  }
+  return table(heads, rows);
 }
 
 function ordersTable(orders, model) {
