@@ -15,6 +15,7 @@ LAYERS = {
     "sim": 0,
     "errors": 1,
     "_wire": 2,
+    "blackscholes": 2,  # pure math (option prices, greeks, implied volatility): data and trading use it
     "config": 2,
     "rest": 3,
     "trading": 4,

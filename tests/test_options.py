@@ -22,8 +22,8 @@ from alpaca.trading.requests import GetOptionContractsRequest
 from IPython.core.interactiveshell import InteractiveShell
 
 import alpaca_nb as anb
+from alpaca_nb import blackscholes as bs
 from alpaca_nb import errors
-from alpaca_nb.data import greeks as bs
 from alpaca_nb.data.options import chain_frame
 from alpaca_nb.session import Session
 from alpaca_nb.sim import Simulator

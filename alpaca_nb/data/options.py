@@ -2,7 +2,7 @@
 
 A chain is ``/v1beta1/options/snapshots/{underlying}`` (quotes, last trade, greeks, implied volatility;
 up to 1,000 a page) joined with ``/v2/options/contracts`` (open interest; up to 10,000 a page), indexed
-by (expiration, strike, type). Where a snapshot carries no greeks, ours (``data.greeks``, Black-Scholes
+by (expiration, strike, type). Where a snapshot carries no greeks, ours (``blackscholes``, Black-Scholes
 from the mid price and the underlying's price) fill them and the row is marked ``computed``.
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import blackscholes as bs
 from .._wire import OPTION, normalize_symbol, parse_occ
 from ..errors import ValidationError
 from ..rest import decode_json
-from . import greeks as bs
 from .pages import fetch_pages
 
 CONTRACT_COLUMNS = {

@@ -106,7 +106,7 @@ def payoff_frame(
     (inf: unlimited) and breakevens."""
     import pandas as pd
 
-    from ..data import greeks as bs
+    from .. import blackscholes as bs
 
     strikes = [leg.strike for leg in legs]
     lo, hi = min([spot, *strikes]) * 0.7, max([spot, *strikes]) * 1.3

@@ -279,7 +279,7 @@ def _num(x: Any) -> float | None:
 
 def _live_greeks(rows: list[dict[str, Any]], spot: float, expiration: str) -> None:
     """IV and delta from each quote's mid and the underlying's price (our Black-Scholes)."""
-    from ..data import greeks as bs
+    from .. import blackscholes as bs
 
     if not spot:
         return
