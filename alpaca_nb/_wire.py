@@ -45,6 +45,7 @@ class AssetClass:
     max_notional: float | None = None  # Alpaca's own cap on one order's value ($200k for crypto)
     quote_history: bool = True  # historical quotes are served (options: only the latest quote)
     multiplier: int = 1  # dollars a unit of price moves per unit held (an equity option: 100 shares)
+    order_classes: tuple[str, ...] = ("simple", "bracket", "oco", "oto")  # advanced orders it takes
 
     def price_step_ok(self, price: Decimal) -> bool:
         """Prices on Alpaca's increments: equities cents from $1 and hundredths of a cent below; crypto
@@ -106,6 +107,7 @@ CRYPTO = AssetClass(
     unit="",
     price_places=9,
     max_notional=200_000.0,
+    order_classes=("simple",),
 )
 OPTION = AssetClass(
     key="option",
@@ -129,6 +131,7 @@ OPTION = AssetClass(
     price_places=2,
     quote_history=False,
     multiplier=100,
+    order_classes=("simple",),  # multi-leg orders go through legs=, not order_class
 )
 ASSET_CLASSES: dict[str, AssetClass] = {"stock": STOCK, "crypto": CRYPTO, "option": OPTION}
 

@@ -12,6 +12,7 @@ it comes from, goes ``place()`` → ``trading.check_order`` (the one pre-trade p
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -479,7 +480,10 @@ class Session:
         def chain() -> pd.DataFrame:
             quote, _ = self.quote(symbol)
             spot = (quote.bid + quote.ask) / 2 if quote is not None and quote.bid and quote.ask else None
-            return fetch_chain(data, trading, symbol, spot=spot, feed=feed, **filters)
+            frame = fetch_chain(data, trading, symbol, spot=spot, feed=feed, **filters)
+            if frame.empty:
+                self.asset(symbol)  # an unknown symbol is a one-line SymbolNotFoundError, not an empty chain
+            return frame
 
         return self._remember(chain)
 
@@ -534,7 +538,7 @@ class Session:
             if isinstance(limit_price, int | float) and not isinstance(limit_price, bool)
             else None
         )
-        if price is None or price != price:
+        if price is None or not math.isfinite(price):
             raise ValidationError(
                 f"limit_price must be a number (per share; negative for a credit), not {limit_price!r}"
             )
@@ -876,7 +880,7 @@ class Session:
         symbol: str | None = None,
         qty: float | str | None = None,
         side: str = "buy",
-        type: str = "market",
+        type: str | None = None,
         time_in_force: str | None = None,
         *,
         notional: float | str | None = None,
@@ -916,8 +920,9 @@ class Session:
                 raise ValidationError(
                     "a multi-leg order takes its contracts and sides in legs, not symbol/side"
                 )
+            kind = type or ("limit" if limit_price is not None else "market")  # a spread priced: a limit
             request = build_mleg_request(
-                legs, qty=1 if qty is None else qty, type=type, limit_price=limit_price,
+                legs, qty=1 if qty is None else qty, type=kind, limit_price=limit_price,
                 time_in_force=time_in_force, client_order_id=client_order_id,
             )  # fmt: skip
             return self.place(request, account=account)
@@ -926,7 +931,7 @@ class Session:
                 "give the symbol to trade (or legs=[anb.Leg(...), ...] for a multi-leg order)"
             )
         request = build_order_request(
-            symbol, qty=qty, notional=notional, side=side, type=type, time_in_force=time_in_force,
+            symbol, qty=qty, notional=notional, side=side, type=type or "market", time_in_force=time_in_force,
             limit_price=limit_price, stop_price=stop_price, trail_price=trail_price,
             trail_percent=trail_percent, extended_hours=extended_hours, client_order_id=client_order_id,
             order_class=order_class, take_profit=take_profit, stop_loss=stop_loss,
@@ -1160,6 +1165,33 @@ class _MarketView:
         account = self._client.get_json("/account") or {}
         key = "non_marginable_buying_power" if non_marginable else "buying_power"
         return float(account.get(key) or account.get("buying_power") or 0.0)
+
+    def option_load(self, root: str) -> tuple[float, float]:
+        """(contracts of short calls on ``root``, dollars securing short puts), held or in open orders:
+        what new short calls and puts may not count on again."""
+        from ._wire import parse_occ
+
+        calls = puts = 0.0
+
+        def add(symbol: str, contracts: float) -> None:
+            nonlocal calls, puts
+            if not OPTION.symbol.match(symbol) or contracts <= 0:
+                return
+            parts = parse_occ(symbol)
+            if parts.type == "call" and parts.root == root:
+                calls += contracts
+            elif parts.type == "put":
+                puts += parts.strike * OPTION.multiplier * contracts
+
+        for position in self._client.get_json("/positions") or []:
+            add(str(position.get("symbol")), -float(position.get("qty") or 0))
+        for order in self._client.get_json("/orders", {"status": "open", "limit": 500}) or []:
+            if order.get("side") == "sell" and not order.get("legs"):
+                add(
+                    str(order.get("symbol")),
+                    float(order.get("qty") or 0) - float(order.get("filled_qty") or 0),
+                )
+        return calls, puts
 
     def options_level(self) -> int:
         account = self._client.get_json("/account") or {}

@@ -34,6 +34,9 @@ class MarketView(Protocol):
     def asset(self, symbol: str) -> dict[str, Any]: ...
     def quote(self, symbol: str) -> tuple[Quote | None, str]: ...  # (quote, where it came from)
     def buying_power(self, non_marginable: bool = False) -> float: ...
+    def option_load(
+        self, root: str
+    ) -> tuple[float, float]: ...  # (short calls on root, $ securing short puts)
     def position_qty(self, symbol: str) -> float: ...
     def working_qty(self, symbol: str) -> tuple[float, float]: ...  # open (buy, sell) shares not yet filled
 
@@ -208,6 +211,10 @@ def check_order(request: OrderRequest, view: MarketView, limits: Limits, account
                 f"{limits.max_position:g}"
             )
     short = max(0.0, -after) - max(0.0, -held) if side == "sell" else 0.0
+    if cls.key == "stock" and side == "sell" and held > 0:  # shares that may be covering short calls
+        from .option_checks import check_uncovering
+
+        check_uncovering(symbol, after, view)
     if cls.multiplier != 1:  # options: the account's level, covered calls, cash-secured puts
         from .option_checks import check_option_order
 

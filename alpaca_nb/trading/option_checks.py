@@ -34,8 +34,9 @@ def check_option_order(symbol: str, side: str, qty: float, held: float, short: f
         return
     parts = parse_occ(symbol)
     contracts = short if short > 0 else qty
+    short_calls, put_cash = view.option_load(parts.root)  # what is already short, held or working
     if parts.type == "call":
-        shares = view.position_qty(parts.root)
+        shares = view.position_qty(parts.root) - short_calls * OPTION.multiplier  # shares not yet covering
         if shares < contracts * OPTION.multiplier - 1e-9:
             raise PreTradeRefusal(
                 f"refused: a naked short call ({contracts:g} {symbol}) — hold "
@@ -44,17 +45,28 @@ def check_option_order(symbol: str, side: str, qty: float, held: float, short: f
             )
     else:
         needed = parts.strike * OPTION.multiplier * contracts
-        power = view.buying_power(non_marginable=True)
+        power = view.buying_power(non_marginable=True) - put_cash  # the cash other short puts stand on
         if needed > power + 1e-9:
             raise PreTradeRefusal(
-                f"refused: a cash-secured put needs ${needed:,.2f} of buying power (you have ${power:,.2f})"
+                f"refused: a cash-secured put needs ${needed:,.2f} of buying power (you have ${power:,.2f} "
+                f"not already securing short puts)"
             )
+
+
+def check_uncovering(symbol: str, shares_after: float, view: Any) -> None:
+    """A stock sale may not leave short calls on it uncovered (100 shares a contract)."""
+    load = getattr(view, "option_load", None)  # a view that knows no options has none to uncover
+    short_calls = load(symbol)[0] if load is not None else 0.0
+    if short_calls and shares_after < short_calls * OPTION.multiplier - 1e-9:
+        raise PreTradeRefusal(
+            f"refused: {short_calls:g} short {symbol} call(s) need {short_calls * OPTION.multiplier:g} "
+            f"shares to stay covered; after this sale you would hold {shares_after:g}"
+        )
 
 
 def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
     """A multi-leg order: level 3, every contract tradable, a loss that is bounded, a limit the legs
     can be worth, and its maximum loss against ``max_notional`` and buying power."""
-    from .checks import CheckedOrder
     from .legs import legs_of, shapes
     from .payoff import payoff
 
@@ -66,6 +78,22 @@ def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
         asset = view.asset(leg.symbol)
         if asset.get("status", "active") != "active" or not asset.get("tradable"):
             raise PreTradeRefusal(f"refused: {leg.symbol} is not tradable")
+    _check_cover(legs)
+    qty = float(request.qty)
+    for leg in legs:  # closing what is not held; the user's max_position, leg by leg
+        held = view.position_qty(leg.symbol)
+        moved = qty * leg.ratio_qty * (1 if leg.side == "buy" else -1)
+        if (
+            leg.position_intent
+            and leg.position_intent.endswith("_to_close")
+            and not ((moved < 0 and held >= -moved - 1e-9) or (moved > 0 and held <= -moved + 1e-9))
+        ):
+            raise PreTradeRefusal(f"refused: {leg.position_intent} {leg.symbol}, but you hold {held:g}")
+        if limits.max_position is not None and abs(held + moved) > limits.max_position + 1e-9:
+            raise PreTradeRefusal(
+                f"refused: {leg.symbol} would be {held + moved:g} contracts, beyond max_position "
+                f"{limits.max_position:g}"
+            )
     limit = getattr(request, "limit_price", None)
     if limit is not None:
         price, source = float(limit), "limit price"
@@ -77,6 +105,15 @@ def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
             if not touch or touch <= 0:
                 raise PreTradeRefusal(f"refused: no price for {leg.symbol} ({where}): give a limit price")
             price += (1 if leg.side == "buy" else -1) * leg.ratio_qty * float(touch)
+    expiries = {parse_occ(leg.symbol).expiration for leg in legs}
+    if len(expiries) > 1:  # a calendar or a diagonal: no single expiry to judge it at
+        if price < 0:
+            raise PreTradeRefusal(
+                "refused: a net credit across expirations has no loss the legs bound at one expiry — "
+                "send it for a debit, or use legs of one expiration"
+            )
+        worst = qty * OPTION.multiplier * price  # a debit across expirations loses at most what it paid
+        return _within_limits(request, view, limits, account, worst, worst, price, source)
     pay = payoff(shapes(legs), price)
     if math.isinf(pay.min_value):
         raise PreTradeRefusal(
@@ -88,9 +125,23 @@ def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
             f"refused: a net {price:g} a share is outside what these legs can be worth at expiry "
             f"({pay.min_value:g} to {top})"
         )
-    qty = float(request.qty)
     worst = qty * OPTION.multiplier * pay.max_loss
     estimate = qty * OPTION.multiplier * abs(price)
+    return _within_limits(request, view, limits, account, worst, estimate, price, source)
+
+
+def _within_limits(
+    request: Any,
+    view: Any,
+    limits: Any,
+    account: str,
+    worst: float,
+    estimate: float,
+    price: float,
+    source: str,
+) -> Any:
+    from .checks import CheckedOrder
+
     if limits.max_notional is not None and max(estimate, worst) > limits.max_notional:
         raise PreTradeRefusal(
             f"refused: the spread could lose ${worst:,.2f} (net ${estimate:,.2f}), beyond max_notional "
@@ -102,3 +153,31 @@ def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
             f"refused: the spread's maximum loss ${worst:,.2f} exceeds buying power ${power:,.2f}"
         )
     return CheckedOrder(request, account, round(estimate, 2), price, source)
+
+
+def _check_cover(legs: list[Any]) -> None:
+    """Every short leg covered inside the order by long legs of its type expiring no earlier (Alpaca's
+    rule for multi-leg orders): a ratio spread's extra short call, a short call over a long put, a short
+    leg outliving its cover — each a naked short, refused."""
+    expiry = {leg.symbol: parse_occ(leg.symbol).expiration for leg in legs}
+    kind = {leg.symbol: parse_occ(leg.symbol).type for leg in legs}
+    for option_type in ("call", "put"):
+        shorts = sorted(
+            (expiry[x.symbol], x.ratio_qty)
+            for x in legs
+            if x.side == "sell" and kind[x.symbol] == option_type
+        )
+        longs = [
+            (expiry[x.symbol], x.ratio_qty) for x in legs if x.side == "buy" and kind[x.symbol] == option_type
+        ]
+        if not shorts:
+            continue
+        need = 0
+        for when, ratio in sorted(shorts, reverse=True):  # the latest short first: it needs the latest cover
+            need += ratio
+            cover = sum(r for w, r in longs if w >= when)
+            if cover < need:
+                raise PreTradeRefusal(
+                    f"refused: a short {option_type} in this order is not covered by a long {option_type} "
+                    "expiring no earlier (a naked short)"
+                )

@@ -99,6 +99,14 @@ def same_order(client: SafeTradingClient, found: Order, request: OrderRequest) -
     }
     there = {name: value(getattr(found, name, None)) for name in asked}
     differ = [n for n, wanted in asked.items() if wanted is not None and there[n] != wanted]
+    if getattr(request, "legs", None):  # a multi-leg order: the same contracts, sides and ratios
+
+        def legs_of(x: Any) -> list[tuple[Any, ...]]:
+            return sorted((leg.symbol, value(leg.side), float(leg.ratio_qty or 1)) for leg in x.legs or [])
+
+        if legs_of(request) != legs_of(found):
+            differ.append("legs")
+            asked["legs"], there["legs"] = legs_of(request), legs_of(found)
     if differ:
         raise DuplicateClientOrderIdError(
             422,

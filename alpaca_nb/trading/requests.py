@@ -134,7 +134,7 @@ def build_order_request(
     # None: the class's usual one (stocks "day", crypto "gtc": crypto has no trading day)
     tif = choice("time_in_force", cls.time_in_force[0] if time_in_force is None else time_in_force,
                  cls.time_in_force)  # fmt: skip
-    klass = choice("order_class", order_class or "simple", ORDER_CLASSES if cls.shortable else ("simple",))
+    klass = choice("order_class", order_class or "simple", cls.order_classes)
     q, n = _places("qty", number("qty", qty), cls), _places("notional", number("notional", notional), cls)
     if (q is None) == (n is None):
         raise ValidationError("give exactly one of qty or notional")

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
 import traitlets
 
-from ..errors import ValidationError
+from ..errors import AlpacaNbError, ValidationError
 from .assets import STATIC, stylesheet
 from .live import LiveWidget
 
@@ -94,6 +95,7 @@ class OptionChain(LiveWidget, anywidget.AnyWidget):
         self._rows: list[dict[str, Any]] = []
         self._recent: dict[int, list[dict[str, Any]]] = {}
         self._seq = 0
+        self._last_pick = 0.0
         self._dirty = True
         self._frames = 0
         self._underlying_token = self._hub.subscribe(quotes=[self.underlying], callback=self._on_batch)
@@ -206,11 +208,22 @@ class OptionChain(LiveWidget, anywidget.AnyWidget):
         if not contract or not contract.get("symbol"):
             self._refused += 1
             return None
+        now = time.monotonic()
+        if now - self._last_pick < 0.1:  # a click is a person's: at most ten a second are taken
+            self._refused += 1
+            return None
+        self._last_pick = now
         action = "buy" if field == "ask" else "sell"
         symbol = str(contract["symbol"])
+        ticket = self._ticket
+        if ticket is not None and not getattr(ticket, "_closed", False):
+            try:
+                ticket.add_leg(symbol, action)
+            except AlpacaNbError as err:  # a fifth leg, legs that do not go together: one line, on the ticket
+                ticket.message = " ".join(str(err).split())
+                self.picked = ""
+                return None
         self.picked = f"{action} {symbol}"
-        if self._ticket is not None and not getattr(self._ticket, "_closed", False):
-            self._ticket.add_leg(symbol, action)
         return symbol
 
     # ----- export ------------------------------------------------------------------------------------

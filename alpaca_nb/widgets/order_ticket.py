@@ -21,6 +21,7 @@ sends is dropped, and every message it sends is checked here. The ticket starts 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 from dataclasses import dataclass
@@ -143,6 +144,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         # kernel's thread setting them at the same time.
         self._expected = ""
         self._incoming: dict[str, Any] | None = None
+        self._spread_ready: dict[str, Any] | None = None  # figures the REST thread made, for the pump
         self._shown_at = 0
         self._state = threading.RLock()
 
@@ -191,7 +193,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
 
     # ----- fields -----------------------------------------------------------------------------
     def _fields(self) -> tuple[Any, ...]:
-        legs = tuple((leg["symbol"], leg["side"], leg["ratio"]) for leg in self.legs)
+        legs = tuple(sorted((leg["symbol"], leg["side"], leg["ratio"]) for leg in self.legs))
         return (*(getattr(self, name) for name in FIELDS), legs)  # a confirmation is bound to the legs too
 
     # ----- legs (multi-leg option orders) ---------------------------------------------------------
@@ -199,8 +201,10 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         """Add a leg (or, for a contract already in, set its side and ratio). Checked at once."""
         from ..trading.legs import Leg, check_legs
 
-        legs = [dict(leg) for leg in self.legs if leg["symbol"] != str(symbol).strip().upper()]
-        legs.append({"symbol": str(symbol).strip().upper(), "side": side, "ratio": ratio})
+        leg = {"symbol": str(symbol).strip().upper(), "side": side, "ratio": ratio}
+        if leg in self.legs:
+            return  # the same leg again (a second click): the same intended order, the same id
+        legs = [dict(x) for x in self.legs if x["symbol"] != leg["symbol"]] + [leg]
         if len(legs) > 1:
             check_legs([Leg(x["symbol"], x["side"], x["ratio"]) for x in legs])  # one-line error
         self.set_legs(legs)
@@ -225,6 +229,13 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         from ..trading.strategies import strategy_legs
 
         session = self._session
+        if strike is not None and (
+            isinstance(strike, bool)
+            or not isinstance(strike, int | float)
+            or not math.isfinite(strike)
+            or strike <= 0
+        ):
+            raise ValidationError(f"strike must be a positive number, not {strike!r}")
         if strike is None:
             quote, source = session.quote(underlying)
             if quote is None or not quote.bid or not quote.ask:
@@ -234,7 +245,10 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         window = dt.timedelta(days=70 if name == "calendar" else 0)
         import pandas as pd
 
-        first = pd.Timestamp(start).date()
+        try:
+            first = pd.Timestamp(start).date()
+        except (ValueError, TypeError):
+            raise ValidationError(f"expiration: cannot read {expiration!r} as a date") from None
         contracts = session.option_contracts(
             underlying, expiration_gte=first, expiration_lte=first + window + dt.timedelta(days=35)
         )
@@ -260,37 +274,54 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
                 if first or self.order_type not in ("market", "limit"):
                     self.order_type = "limit"  # a spread is sent at a net price unless asked otherwise
                 self.tif = "day"
-        self._clear_review()
-        self._intent = None
-        self._update_spread()
-        self._update_estimate()
+        self._clear_review()  # the intended order (and its id) follows the fields: see _intended
+        self._spread_due()
 
-    def _update_spread(self) -> None:
-        """Net price, max gain and loss, breakevens and the payoff's points, from the kernel's own data."""
+    def _spread_due(self) -> None:
+        """The spread's figures need quotes and snapshots (REST): computed on the REST thread, once for
+        any number of edits while it waits, and shown by the pump (``_pump``) — never on the comm or
+        frame thread, and never more than the pump's rate."""
         if len(self.legs) < 2:
-            self.spread = {}
+            self.spread, self._spread_ready = {}, None
+            self._update_estimate()
             return
+        if not self._hub.run_soon(("spread", id(self)), self._compute_spread):
+            self._compute_spread()  # no REST thread (the hub closed): compute here
+
+    def _compute_spread(self) -> None:
+        self._spread_ready = self._spread_figures(
+            tuple(dict(x) for x in self.legs), self.limit_price, self.qty
+        )
+
+    def _spread_figures(self, legs: tuple[dict[str, Any], ...], limit: str, qty: str) -> dict[str, Any]:
+        """Net price, max gain and loss, breakevens and the payoff's points, from the kernel's own data."""
+        if len(legs) < 2:
+            return {}
         try:
             from ..trading.legs import Leg
 
-            price = float(self.limit_price) if self.limit_price.strip() else self._natural_price()
-            pnl = self._session.payoff([Leg(x["symbol"], x["side"], x["ratio"]) for x in self.legs], price,
-                                       qty=int(float(self.qty or 1)))  # fmt: skip
-        except (AlpacaNbError, ValueError) as err:
-            self.spread = {"error": _one_line(err)}
-            return
+            units = float(qty or 1)
+            if not math.isfinite(units) or units <= 0 or units != int(units):
+                raise ValidationError(f"qty must be a whole number of units, not {qty!r}")
+            price = float(limit) if limit.strip() else self._natural_price(legs)
+            if not math.isfinite(price):
+                raise ValidationError(f"limit_price must be a finite number, not {limit!r}")
+            pnl = self._session.payoff([Leg(x["symbol"], x["side"], x["ratio"]) for x in legs], price,
+                                       qty=int(units))  # fmt: skip
+        except (AlpacaNbError, ValueError, OverflowError) as err:
+            return {"error": _one_line(err)}
         step = max(1, len(pnl) // 60)
         rows = zip(pnl.index[::step], pnl.at_expiry[::step], pnl.today[::step], strict=True)
         points = [[round(float(x), 2), round(float(a), 2), round(float(b), 2)] for x, a, b in rows]
         gain, loss = pnl.attrs["max_gain"], pnl.attrs["max_loss"]
-        self.spread = {"net": price, "max_gain": None if gain == float("inf") else round(gain, 2),
+        return {"net": price, "max_gain": None if gain == float("inf") else round(gain, 2),
                        "max_loss": None if loss == float("inf") else round(loss, 2),
                        "breakevens": list(pnl.attrs["breakevens"]), "points": points}  # fmt: skip
 
-    def _natural_price(self) -> float:
+    def _natural_price(self, legs: tuple[dict[str, Any], ...]) -> float:
         """What the legs cost at the quotes now (buy at the ask, sell at the bid), per share."""
         total = 0.0
-        for leg in self.legs:
+        for leg in legs:
             quote, source = self._session.quote(leg["symbol"])
             if quote is None:
                 raise ValidationError(f"no quote for {leg['symbol']} ({source}): type a net limit price")
@@ -310,7 +341,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         if change["name"] == "symbol":
             self._check_symbol()
         if self.legs and change["name"] in ("limit_price", "qty"):
-            self._update_spread()
+            self._spread_due()
         self._update_estimate()
 
     def _clear_review(self) -> None:
@@ -324,13 +355,12 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         stop_limit, simple orders only, notional on market and limit. A field the class does not allow
         moves to its first allowed value (on the kernel side; the browser is only shown the lists)."""
         from .._wire import STOCK, asset_class
-        from ..trading.requests import ORDER_CLASSES
 
         try:
             cls = asset_class(self.symbol.strip().upper())
         except ValidationError:
             cls = STOCK
-        classes = list(ORDER_CLASSES) if cls.shortable else ["simple"]
+        classes = list(cls.order_classes)
         self.choices = {"order_type": list(cls.order_types), "tif": list(cls.time_in_force),
                         "order_class": classes, "notional_types": list(cls.notional[0]),
                         "extended_hours": cls.extended_hours, "unit": cls.unit}  # fmt: skip
@@ -376,6 +406,11 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         if self._closed:
             return
         incoming, self._incoming = self._incoming, None
+        ready, self._spread_ready = self._spread_ready, None
+        if ready is not None:
+            with self._state, self.hold_sync():
+                self.spread = ready if self.legs else {}
+                self._update_estimate()
         quote = self._hub.latest_quote(self.symbol.strip().upper()) if self.symbol else None
         moved = quote is not None and (quote.bid, quote.ask) != (self.bid, self.ask)
         if incoming is None and not moved:
