@@ -64,6 +64,7 @@ def check_legs(legs: Any) -> list[Leg]:
         if (
             isinstance(ratio, bool)
             or not isinstance(ratio, int | float)
+            or not math.isfinite(ratio)
             or ratio != int(ratio)
             or not 1 <= ratio <= 1000
         ):
