@@ -340,12 +340,16 @@ class StreamServer:
             if channel == "orderbooks":
                 for c in clients:
                     await self._send_now(c, self.crypto.replay_reset(c, symbols))
-            for k in range(n_frames):
-                for c in clients:
-                    data = cached[c.binary][k % cycle] if pre_encoded else frame(k, c.binary)
-                    if c.ws.closed:
-                        continue
-                    await self._send_now(c, data)
+            if pre_encoded and all(_transport(c) is not None for c in clients):
+                framed = {b: [_ws_frame(x) for x in frames] for b, frames in cached.items()}
+                await _blast(clients, framed, n_frames)
+            else:
+                for k in range(n_frames):
+                    for c in clients:
+                        data = cached[c.binary][k % cycle] if pre_encoded else frame(k, c.binary)
+                        if c.ws.closed:
+                            continue
+                        await self._send_now(c, data)
         finally:
             self.replaying = False
             for c in clients:
@@ -418,3 +422,49 @@ class StreamServer:
         for client in list(self.trading_clients):
             if client.account is acct and client.listening:
                 client.send(frame)
+
+
+# ----- the replay's fast path: whole WebSocket frames written in runs ------------------------------------
+# aiohttp's send_bytes costs a coroutine and a write per frame, which caps a replay near 40,000 frames/s
+# here — below what the clients it measures can take. Pre-encoded frames are framed once (server frames
+# are unmasked; uncompressed frames are valid even where permessage-deflate was agreed, RFC 7692) and
+# written 64 at a time, waiting while the socket's buffer is full.
+_RUN = 64
+_HIGH = 4 * 2**20
+
+
+def _ws_frame(data: bytes | str) -> bytes:
+    payload = data if isinstance(data, bytes) else data.encode()
+    opcode = 0x2 if isinstance(data, bytes) else 0x1
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, n))
+    elif n < 65536:
+        head = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def _transport(client: Any) -> Any:
+    writer = getattr(client.ws, "_writer", None)
+    transport = getattr(writer, "transport", None)
+    return transport if transport is not None and not transport.is_closing() else None
+
+
+async def _blast(clients: list[Any], framed: dict[bool, list[bytes]], n_frames: int) -> None:
+    """Frame ``k`` is ``framed[binary][k % len]``, in order, to every client (as the slow path sends)."""
+    sent = 0
+    while sent < n_frames:
+        take = min(_RUN, n_frames - sent)
+        for c in clients:
+            transport = _transport(c)
+            if transport is None:
+                continue
+            frames = framed[c.binary]
+            transport.write(b"".join(frames[(sent + j) % len(frames)] for j in range(take)))
+            while transport.get_write_buffer_size() > _HIGH and not transport.is_closing():
+                await asyncio.sleep(0.001)
+        sent += take
+        if sent % (_RUN * 16) == 0:
+            await asyncio.sleep(0)  # let the loop breathe (pings, other clients)
