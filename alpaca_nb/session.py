@@ -307,25 +307,14 @@ class Session:
         """One round of the keyless crypto feed (stream.feeds.PollFeed): the latest quotes and order
         books as stream messages (``T`` q / o, ``t`` in ns; each book whole, ``r`` true)."""
         from .data.frames import parse_timestamps
+        from .data.latest import latest_quote_records
 
         client = self._keyless_client(one_class(quotes or books))
         out: list[dict[str, Any]] = []
         if quotes:
-            rows = (client.get_json(client.asset.data_path("latest/quotes"), {"symbols": ",".join(quotes)})
-                    or {}).get("quotes") or {}  # fmt: skip
-            for sym, q in rows.items():
-                t_ns = int(parse_timestamps([q["t"]])[0])
-                out.append(
-                    {
-                        "T": "q",
-                        "S": sym,
-                        "t": t_ns,
-                        "bp": q["bp"],
-                        "bs": q["bs"],
-                        "ap": q["ap"],
-                        "as": q["as"],
-                    }
-                )
+            for sym, q in latest_quote_records(client, quotes).items():
+                out.append({"T": "q", "S": sym, "t": q.t_ns, "bp": q.bid, "bs": q.bid_size, "ap": q.ask,
+                            "as": q.ask_size})  # fmt: skip
         if books:
             rows = (client.get_json(client.asset.data_path("latest/orderbooks"), {"symbols": ",".join(books)})
                     or {}).get("orderbooks") or {}  # fmt: skip
@@ -1242,15 +1231,12 @@ def _contract_asset(client: Any, symbol: str) -> dict[str, Any]:
 
 def _latest_records(client: Any, since_ns: dict[str, int]) -> dict[str, list[Any]]:
     """Each symbol's latest quote as a ``_wire.Quote``, if newer than its ``since_ns``."""
-    from .data.frames import parse_timestamps
+    from .data.latest import latest_quote_records
 
-    payload = client.get_json(client.asset.data_path("latest/quotes"), {"symbols": ",".join(since_ns)}) or {}
-    out: dict[str, list[Any]] = {symbol: [] for symbol in since_ns}
-    for symbol, row in (payload.get("quotes") or {}).items():
-        t_ns = int(parse_timestamps([row["t"]])[0])
-        if symbol in out and t_ns > since_ns[symbol]:
-            out[symbol].append(Quote(t_ns, row["bp"], row["bs"], row["ap"], row["as"]))
-    return out
+    found = latest_quote_records(client, list(since_ns))
+    return {
+        sym: [q] if sym in found and (q := found[sym]).t_ns > since else [] for sym, since in since_ns.items()
+    }
 
 
 def _is_uuid(text: str) -> bool:

@@ -49,6 +49,19 @@ def fetch_latest(client: Any, kind: str, symbols: str | Sequence[str], feed: str
     return _by_symbol(rows, fields, syms)
 
 
+def latest_quote_records(client: Any, symbols: Sequence[str]) -> dict[str, Any]:
+    """Each symbol's latest quote as a ``_wire.Quote`` stamped with its own time (ns): what a chart's
+    seed of options (Alpaca keeps no option quote history) and the keyless poll need."""
+    from .._wire import Quote
+    from .frames import parse_timestamps
+
+    rows = client.get_json(client.asset.data_path("latest/quotes"), {"symbols": ",".join(symbols)}) or {}
+    rows = rows.get("quotes") or {}
+    stamps = parse_timestamps([row["t"] for row in rows.values()]).tolist()
+    return {sym: Quote(t, row["bp"], row["bs"], row["ap"], row["as"])
+            for (sym, row), t in zip(rows.items(), stamps, strict=True)}  # fmt: skip
+
+
 def fetch_snapshots(client: Any, symbols: str | Sequence[str], feed: str | None) -> pd.DataFrame:
     """One row per symbol: last trade, bid/ask, the minute bar, today's and the previous daily bar."""
     syms, params = _query(client, symbols, feed)

@@ -8,7 +8,6 @@ every message, possibly empty. A reconnect's first message has ``r`` again and r
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from .._wire import BookUpdate
 
@@ -60,12 +59,3 @@ class Book:
 
     def __repr__(self) -> str:
         return f"<Book {len(self.bids)} bids, {len(self.asks)} asks>"
-
-
-def book_of(payload: Any) -> Book:
-    """A ``Book`` from a REST ``{"b": [...], "a": [...], "t": ...}`` object (for comparisons and seeds)."""
-    book = Book()
-    bids = [(float(x["p"]), float(x["s"])) for x in payload.get("b") or []]
-    asks = [(float(x["p"]), float(x["s"])) for x in payload.get("a") or []]
-    book.apply(BookUpdate(0, bids, asks, True))
-    return book

@@ -30,7 +30,6 @@ from ..errors import ValidationError
 
 SIDES = ("buy", "sell")
 _PLAIN_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
-ORDER_CLASSES = ("simple", "bracket", "oco", "oto")
 MAX_CLIENT_ORDER_ID = 128
 
 
