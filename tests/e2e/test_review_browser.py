@@ -49,10 +49,14 @@ def test_fills_orders_and_a_dragged_replace_on_the_bar_chart(browser: Any, jupyt
     print(f"\nfill → chart marker {marker_s:.2f} s, → blotter row {blotter_s:.2f} s")
     assert marker_s < 1.0 and blotter_s < 1.0
 
-    line = page.locator(".anb-bar-chart .shapelayer path").first
-    line.scroll_into_view_if_needed()
-    box = line.bounding_box()
-    assert box is not None
+    # The chart redraws as orders and candles change, replacing the line's element: scroll the (stable)
+    # chart into view and read where the line is now, in the page, rather than holding an element handle.
+    page.locator(".anb-bar-chart .anb-chart-plot").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = page.evaluate(
+        "() => { const r = document.querySelector('.anb-bar-chart .shapelayer path').getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width, height: r.height}; }"
+    )
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()

@@ -88,6 +88,8 @@ class Chart {
   }
 
   draw() {
+    if (this.holding) { this.deferred = true; return; } // a redraw mid-drag would drop the line being dragged
+    this.deferred = false;
     const started = performance.now();
     this.Plotly.react(this.plot, this.traces(), this.layout(),
       { displaylogo: false, responsive: true, edits: { shapePosition: true } });
@@ -96,6 +98,14 @@ class Chart {
 
   // A dragged line: only its price is news; the kernel decides what it means.
   watch() {
+    // While a button is down on the plot, draws wait; the one owed is made once Plotly has seen the release.
+    this.plot.addEventListener("pointerdown", () => (this.holding = true), true);
+    this.release = () => {
+      if (!this.holding) return;
+      setTimeout(() => { this.holding = false; if (this.deferred) this.draw(); }, 0);
+    };
+    window.addEventListener("pointerup", this.release);
+    window.addEventListener("pointercancel", this.release);
     const onRelayout = (ev) => {
       if (!ev) return;
       for (const key of Object.keys(ev)) {
@@ -188,6 +198,10 @@ async function render({ model, el }) {
     model.off("change:proposal", onOrders);
     offTheme();
     offHead();
+    if (chart.release) {
+      window.removeEventListener("pointerup", chart.release);
+      window.removeEventListener("pointercancel", chart.release);
+    }
     Plotly.purge(plot);
   };
 }
