@@ -111,14 +111,14 @@ def frame_bytes(history: int) -> float:
         chart._flush()
         now = time.time_ns()
         for i in range(history):
-            chart._on_batch([("quotes", "AAPL", (now + i * 1000, 100.0 + i % 7 / 100, 100, 100.02, 100))])
+            chart._on_batch([("quotes", "AAPL", [(now + i * 1000, 100.0 + i % 7 / 100, 100, 100.02, 100)])])
         chart._flush()
         sizes = []
         for frame in range(20):
             start = len(comm_capture.CAPTURED)
             for i in range(50):
                 t = now + (history + frame * 50 + i) * 1000
-                chart._on_batch([("quotes", "AAPL", (t, 100.01 + i / 1000, 100, 100.03 + i / 1000, 100))])
+                chart._on_batch([("quotes", "AAPL", [(t, 100.01 + i / 1000, 100, 100.03 + i / 1000, 100)])])
             chart._flush()
             sizes += [m["wire_bytes"] for m in comm_capture.CAPTURED[start:] if m["method"] == "custom"]
         chart.close()

@@ -35,7 +35,9 @@ def test_quotes_and_trades_land_in_bounded_buffers(session: Session) -> None:
     seen: list[tuple[str, str]] = []
     try:
         hub.subscribe(
-            quotes=["AAPL", "MSFT"], trades=["SPY"], callback=lambda batch: seen.extend(b[:2] for b in batch)
+            quotes=["AAPL", "MSFT"],
+            trades=["SPY"],
+            callback=lambda batch: seen.extend(b[:2] for b in batch for _ in b[2]),
         )
         assert wait_until(lambda: hub.state is StreamState.CONNECTED, 10)
         # SPY trades ~12 times a minute (Poisson): 60 s leaves a 1-in-160,000 chance of none.

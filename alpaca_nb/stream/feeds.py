@@ -14,9 +14,12 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import msgpack
+import msgspec
 import websockets
 from alpaca.data.live import CryptoDataStream, OptionDataStream, StockDataStream
 from alpaca.trading.stream import TradingStream
+
+from .._wire import fast_frame_decoder
 
 if TYPE_CHECKING:
     from .hub import StreamHub
@@ -82,10 +85,18 @@ class _DataFeedMixin:
         self._data_received = False
         self._last_data = loop.time()
         watchdog = asyncio.ensure_future(self._watch(loop))
-        ingest = self._hub._ingest_frame
+        ingest, ingest_wire = self._hub._ingest_frame, self._hub._ingest_wire
+        decode = fast_frame_decoder()[0]
 
-        def unpack(frame: Any) -> Any:  # timestamps as int nanoseconds: no Timestamp object per message
-            return msgpack.unpackb(frame, timestamp=2)
+        def take(frame: Any) -> int:
+            """A frame of quotes and trades takes the shortcut; any other the general path (timestamps
+            as int nanoseconds either way: no Timestamp object per message)."""
+            if type(frame) is bytes:
+                try:
+                    return int(ingest_wire(decode(frame)))
+                except (msgspec.DecodeError, ValueError):
+                    pass
+            return int(ingest(msgpack.unpackb(frame, timestamp=2)))
 
         try:
             while True:
@@ -95,7 +106,7 @@ class _DataFeedMixin:
                     if not self._should_run or not self._stop_stream_queue.empty():
                         return False
                     raise  # a drop, or no pong: alpaca-py reconnects with backoff
-                if ingest(unpack(frame)):
+                if take(frame):
                     self._data_received = True
                     self._last_data = loop.time()
         finally:

@@ -15,8 +15,9 @@ answer to the user), never on the engine or REST threads.
 Events (callbacks run on the engine thread: keep them cheap, hand work over, set no trait):
 
 * ``subscribe(..., callback=fn)``: ``fn(batch)`` once per frame with that subscriber's records,
-  ``batch = [(channel, symbol, record), ...]`` where record is a ``_wire.Quote``, ``Trade``, ``Bar``
-  or ``BookUpdate`` (crypto ``orderbooks``: the hub keeps each symbol's ``books.Book``, ``orderbook()``);
+  ``batch = [(channel, symbol, records), ...]`` — one entry per channel and symbol in the frame, its
+  records in arrival order, each a ``_wire.Quote``, ``Trade``, ``Bar`` or ``BookUpdate`` (crypto
+  ``orderbooks``: the hub keeps each symbol's ``books.Book``, ``orderbook()``);
 * ``on_trade_update(fn)``: ``fn(update)`` per order event — Alpaca's ``trade_updates`` data (event,
   order, price, qty, position_qty, timestamp…) plus ``"account"``: ``"paper"`` or ``"live"``.
 
@@ -44,7 +45,17 @@ from typing import Any
 
 import msgpack
 
-from .._wire import RECORDS, Bar, BookUpdate, Quote, Trade, asset_class, normalize_symbol
+from .._wire import (
+    RECORDS,
+    Bar,
+    BookUpdate,
+    Quote,
+    Trade,
+    asset_class,
+    fast_frame_decoder,
+    normalize_symbol,
+    wire_nanos,
+)
 from ..config import AccountConfig
 from ..errors import StreamError
 from .books import Book
@@ -58,7 +69,7 @@ log = logging.getLogger("alpaca_nb.stream")
 # logging still receives alpaca-py's records (they propagate past this handler).
 logging.getLogger("alpaca").addHandler(logging.NullHandler())
 CHANNELS = ("quotes", "trades", "bars", "orderbooks")
-Batch = list[tuple[str, str, tuple[Any, ...]]]
+Batch = list[tuple[str, str, list[tuple[Any, ...]]]]
 Callback = Callable[[Batch], None]
 
 
@@ -116,9 +127,8 @@ class StreamHub:
         self._refs: dict[tuple[str, str], int] = defaultdict(int)
         self._tokens: dict[int, tuple[list[tuple[str, str]], Callback | None]] = {}
         self._callbacks: dict[tuple[str, str], list[Callback]] = {}  # rebuilt on (un)subscribe
-        self._routes: dict[
-            tuple[str, str], tuple[str, type, Callable[[Any], None], tuple[Callback, ...]]
-        ] = {}
+        # stream type → symbol → [channel, symbol, keep, subscribers, this frame's records or None]
+        self._routes: dict[str, dict[str, list[Any]]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._messages = self._errors = self._reconnects = self._connections = self._drops = 0
@@ -227,13 +237,15 @@ class StreamHub:
                 for key in wanted:
                     index[key].append(callback)
         self._callbacks = dict(index)
-        routes = {}
+        routes: dict[str, dict[str, list[Any]]] = {}
         for (channel, symbol), buffer in self._buffers.items():
-            code, cls = _CODES[channel]
+            code = _CODES[channel][0]
             keep: Callable[[Any], None] = buffer.append
             if channel == "orderbooks":
                 keep = self._books.setdefault(symbol, Book()).apply  # the book, not a buffer of updates
-            routes[(code, symbol)] = (channel, cls, keep, tuple(index.get((channel, symbol), ())))
+            callbacks = tuple(index.get((channel, symbol), ()))
+            pending: list[Any] | None = [] if callbacks else None
+            routes.setdefault(code, {})[symbol] = [channel, symbol, keep, callbacks, pending]
         self._routes = routes
 
     def quotes(self, symbol: str) -> list[tuple[Any, ...]]:
@@ -471,15 +483,17 @@ class StreamHub:
     def _ingest_frame(self, messages: list[dict[str, Any]]) -> int:
         """One decoded frame: buffer every market message, hand each subscriber its batch; how many.
 
-        The hot path (benchmarks/stream.py): one route look-up per message, quotes built inline."""
+        The hot path (benchmarks/stream.py): one route look-up per message, quotes built inline, and
+        records grouped per route so that subscribers are visited once per frame, not per message."""
         count = 0
         routes = self._routes
-        batches: dict[Callback, Batch] = {}
+        touched: list[list[Any]] = []  # routes with subscribers that got records in this frame
         new, quote, integer = tuple.__new__, Quote, int
         for msg in messages:
             try:
                 code = msg["T"]
-                route = routes.get((code, msg["S"]))
+                symbols = routes.get(code)
+                route = symbols.get(msg["S"]) if symbols is not None else None
                 if route is None:
                     count += code in RECORDS  # a market message nobody wants (any more)
                     continue
@@ -494,14 +508,55 @@ class StreamHub:
                 if msg.get("T") == "error":
                     self._failed(StreamError(f"stream error {msg.get('code')}: {msg.get('msg')}"))
                 continue
-            channel, _, append, callbacks = route
-            append(item)  # deque.append is atomic; readers copy under the lock
+            route[2](item)  # deque.append is atomic; readers copy under the lock
+            pending = route[4]  # only this (the engine) thread touches it
+            if pending is not None:
+                if not pending:
+                    touched.append(route)
+                pending.append(item)
+            count += 1
+        return self._deliver(touched, count)
+
+    def _ingest_wire(self, wire: list[Any]) -> int:
+        """``_ingest_frame`` for a frame the shortcut decoded (``_wire.fast_frame_decoder``: quotes and
+        trades as msgspec structs). Every timestamp is read before anything is kept, so a ``ValueError``
+        leaves no trace and the caller can take the general path."""
+        stamps = [wire_nanos(m.t) for m in wire]
+        routes = self._routes
+        quotes, trades = routes.get("q") or {}, routes.get("t") or {}
+        touched: list[list[Any]] = []
+        new, quote_type, quote, trade = tuple.__new__, fast_frame_decoder()[1], Quote, Trade
+        count = len(wire)
+        for m, t_ns in zip(wire, stamps, strict=True):
+            if type(m) is quote_type:
+                route = quotes.get(m.S)
+                if route is None:
+                    continue
+                item: Any = new(quote, (t_ns, m.bp, m.bs, m.ap, m.as_))
+            else:
+                route = trades.get(m.S)
+                if route is None:
+                    continue
+                item = new(trade, (t_ns, m.p, m.s))
+            route[2](item)
+            pending = route[4]
+            if pending is not None:
+                if not pending:
+                    touched.append(route)
+                pending.append(item)
+        return self._deliver(touched, count)
+
+    def _deliver(self, touched: list[list[Any]], count: int) -> int:
+        """Hand each subscriber this frame's records (one call each) and count the messages."""
+        batches: dict[Callback, Batch] = {}
+        for route in touched:
+            channel, symbol, _, callbacks, items = route
+            route[4] = []  # the list handed over is the subscribers' to keep
             for callback in callbacks:
                 batch = batches.get(callback)
                 if batch is None:
                     batches[callback] = batch = []
-                batch.append((channel, msg["S"], item))
-            count += 1
+                batch.append((channel, symbol, items))
         for callback, batch in batches.items():
             try:
                 callback(batch)

@@ -117,13 +117,14 @@ class BarChart(LiveWidget, anywidget.AnyWidget):
             self._attach_pump(self._flush, interval=0.1)
 
     # ----- data in (engine thread: cheap) -------------------------------------------------------
-    def _on_batch(self, batch: list[tuple[str, str, tuple[Any, ...]]]) -> None:
+    def _on_batch(self, batch: list[tuple[str, str, list[tuple[Any, ...]]]]) -> None:
         bucket = self._bucket
         if bucket is None:
             return
         with self._lock:
-            for channel, symbol, bar in batch:
-                if channel != "bars" or symbol != self.symbol or bar[0] + 60 * NS <= self._since:
+            for bar in (b for channel, symbol, bars in batch if channel == "bars" and symbol == self.symbol
+                        for b in bars):  # fmt: skip
+                if bar[0] + 60 * NS <= self._since:
                     continue
                 t = bucket(bar[0])
                 last = self._candles[-1] if self._candles else None

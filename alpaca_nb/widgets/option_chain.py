@@ -141,11 +141,12 @@ class OptionChain(LiveWidget, anywidget.AnyWidget):
         self._show(change["new"])
 
     # ----- data in (engine thread) and out (pump) ---------------------------------------------------
-    def _on_batch(self, batch: list[tuple[str, str, tuple[Any, ...]]]) -> None:
+    def _on_batch(self, batch: list[tuple[str, str, list[tuple[Any, ...]]]]) -> None:
         with self._lock:
-            for channel, symbol, quote in batch:
-                if channel != "quotes":
+            for channel, symbol, quotes in batch:
+                if channel != "quotes" or not quotes:
                     continue
+                quote = quotes[-1]  # the newest of this frame is what the row shows
                 if symbol == self.underlying:
                     self._spot_now = (quote[1] + quote[3]) / 2
                     continue

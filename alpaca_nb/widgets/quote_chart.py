@@ -68,12 +68,19 @@ class _Series:
         self.last = dict.fromkeys(CHANNELS, 0)  # t_ns of the newest point accepted
         self.sent = dict.fromkeys(CHANNELS, 0)  # t_ns of the newest point sent to the browser
 
-    def accept(self, channel: str, t_ns: int) -> bool:
-        """Only strictly newer points: no duplicate, no out-of-order point ever reaches the chart."""
-        if t_ns <= self.last[channel]:
-            return False
-        self.last[channel] = t_ns
-        return True
+    def accept_all(self, channel: str, items: list[tuple[Any, ...]]) -> None:
+        """Keep one frame's records of a channel as the chart's points, only those strictly newer than
+        the newest accepted: no duplicate, no out-of-order point ever reaches the chart (the engine
+        thread's hot path: one call per frame and channel, not one per record)."""
+        last = self.last[channel]
+        out = self.pending[channel]
+        quotes = channel == "quotes"
+        for item in items:
+            t = item[0]
+            if t > last:
+                last = t
+                out.append((t, item[1], item[3]) if quotes else _shape(channel, item))
+        self.last[channel] = last
 
 
 class QuoteChart(LiveWidget, anywidget.AnyWidget):
@@ -151,7 +158,7 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         self._reconnects_seen = self._hub.stats()["reconnects"]
         self._backfilling = threading.Event()  # set while a gap is fetched: newer points wait for it
         for channel, fetched in seeded.items():
-            self._on_batch([(channel, symbol, p) for symbol, points in fetched.items() for p in points])
+            self._on_batch([(channel, symbol, points) for symbol, points in fetched.items()])
         self._trades = overlay  # your fills and orders
         self.orders = overlay.take_orders() or []
         self._update_token = self._hub.on_trade_update(overlay.on_update)
@@ -162,14 +169,14 @@ class QuoteChart(LiveWidget, anywidget.AnyWidget):
         self._attach_pump(self._flush, interval=1.0 / max_rate)
 
     # ----- data in ----------------------------------------------------------------------------
-    def _on_batch(self, batch: list[tuple[str, str, tuple[Any, ...]]]) -> None:
+    def _on_batch(self, batch: list[tuple[str, str, list[tuple[Any, ...]]]]) -> None:
         """On the engine thread, once per frame: keep the points for the next flush (cheap)."""
         series = self._series
         with self._lock:
-            for channel, symbol, item in batch:
+            for channel, symbol, items in batch:
                 one = series.get(symbol)
-                if one is not None and one.accept(channel, item[0]):
-                    one.pending[channel].append(_shape(channel, item))
+                if one is not None:
+                    one.accept_all(channel, items)
 
     def _rest_channels(self) -> list[str]:
         return ["quotes", *(["bars"] if self.show_bars else [])]
