@@ -287,3 +287,42 @@ def _json(answer: requests.Response) -> Any:
         return answer.json()
     except ValueError:
         return None
+
+
+def test_no_opening_orders_after_half_past_three_on_expiry_day(checked: SchemaChecker) -> None:
+    """ALPACA_WIRE_MORE B4: from 3:30 pm ET on expiry day Alpaca stops accepting orders that open or extend
+    positions expiring that day; closing stays possible (single leg and mleg)."""
+    day = dt.date(2026, 3, 13)  # a Friday: a weekly expiration
+    et = dt.timezone(dt.timedelta(hours=-4))  # EDT
+
+    def at(hour: int, minute: int) -> int:
+        return int(dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=et).timestamp()) * 10**9
+
+    now = [at(15, 20)]
+    with Simulator(seed=3, rate_limit=None, clock=lambda: now[0], tick_interval=0.02) as sim:
+        sim.set_price("AAPL", SPOT)
+        trading = client(sim, checked)
+        today = occ("C", 145, f"{day:%y%m%d}")
+        buy = MarketOrderRequest(symbol=today, qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        first = trading.submit_order(buy)
+        assert wait_until(lambda: trading.get_order_by_id(first.id).status.value == "filled", 10)
+        now[0] = at(15, 31)
+        with pytest.raises(APIError) as refused:
+            trading.submit_order(buy)
+        assert refused.value.status_code == 403 and "after 3:30 pm ET" in str(refused.value)
+        later = occ("C", 145)  # next month's: not expiring today, still open to new positions
+        trading.submit_order(
+            MarketOrderRequest(symbol=later, qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        )
+        short = occ("C", 150, f"{day:%y%m%d}")
+        legs = [OptionLegRequest(symbol=today, ratio_qty=1, side=OrderSide.BUY),
+                OptionLegRequest(symbol=short, ratio_qty=1, side=OrderSide.SELL)]  # fmt: skip
+        with pytest.raises(APIError) as refused_mleg:
+            trading.submit_order(MarketOrderRequest(qty=1, order_class=OrderClass.MLEG, legs=legs,
+                                                    time_in_force=TimeInForce.DAY))  # fmt: skip
+        assert refused_mleg.value.status_code == 403
+        close = trading.submit_order(
+            MarketOrderRequest(symbol=today, qty=1, side=OrderSide.SELL, time_in_force=TimeInForce.DAY)
+        )
+        assert wait_until(lambda: trading.get_order_by_id(close.id).status.value == "filled", 10)
+    allow_mleg_blanks(checked)

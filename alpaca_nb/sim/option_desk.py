@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
+from . import calendar as cal
 from .groups import Emit
 from .ledger import Account, apply_fill, valuation
 from .market.occ import MULTIPLIER, ContractInfo
@@ -99,6 +100,7 @@ class OptionDesk:
         if intent.endswith("_close"):
             self._check_closing(acct, info.symbol, side, qty)
         elif not closing:
+            _check_cutoff(info, now)
             self._check_opening(acct, info, side, qty, fields["limit_price"], now)
         order = self._new_order(info, fields, now)
         acct.add(order)
@@ -178,6 +180,8 @@ class OptionDesk:
             if s.intent and s.intent.endswith("_close"):
                 self._check_closing(acct, s.info.symbol, s.side, s.ratio * qty)
         opening = [s for s in specs if s.intent and s.intent.endswith("_open")]
+        for s in opening:
+            _check_cutoff(s.info, now)
         check_coverage(opening)
         premium = fields["limit_price"]
         if premium is None:
@@ -363,3 +367,18 @@ class OptionDesk:
                 )
                 if info is not None and options.expired(info, now):
                     self._end_orders(acct, info, now, "expired")
+
+
+CUTOFF_MINUTE = 15 * 60 + 30  # 3:30 pm ET
+
+
+def _check_cutoff(info: ContractInfo, now: int) -> None:
+    """From 3:30 pm ET on its expiration day, a contract takes no order that opens or extends a
+    position (ALPACA_WIRE_MORE.md B4); closing stays possible until the close."""
+    day = cal.et_day_of(now)
+    if info.expiration == day and now >= cal.et_minute_ns(day, CUTOFF_MINUTE):
+        raise ApiError(
+            403, 40310000,
+            f"{info.symbol} expires today: orders opening or extending a position in it are not accepted "
+            "after 3:30 pm ET",
+        )  # fmt: skip
