@@ -177,6 +177,34 @@ def test_payoffs_are_exact() -> None:
     assert naked.max_loss == math.inf
 
 
+def test_a_calendar_is_drawn_at_its_first_expiration_with_the_far_leg_still_alive() -> None:
+    """A long calendar (sell the near call, buy the far one, same strike): at the near expiry the far call
+    still has time value, so the P&L peaks near the strike and loses at most the debit far away — not the
+    "both legs at intrinsic" line, which would be flat at -debit everywhere."""
+    from alpaca_nb.trading.payoff import payoff_frame
+
+    legs = [LegShape(-1, True, 100.0), LegShape(1, True, 100.0)]
+    near, far, vol, debit = 30 / 365, 90 / 365, 0.3, 2.5
+    pnl = payoff_frame(legs, debit, spot=100.0, years=[near, far], vols=[vol, vol], points=401)
+    at = pnl.at_expiry
+    # independently: at the near expiry the far call has 60 days left (Black-Scholes by hand, 4% rate)
+    s0, k, t, r = 100.0, 100.0, far - near, 0.04
+    d1 = (math.log(s0 / k) + (r + 0.5 * vol**2) * t) / (vol * math.sqrt(t))
+    n = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
+    call = s0 * n(d1) - k * math.exp(-r * t) * n(d1 - vol * math.sqrt(t))
+    strike_row = at.index[np.argmin(np.abs(at.index - 100.0))]
+    assert at[strike_row] == pytest.approx((call - debit) * 100, rel=0.05)  # the peak: a gain at the strike
+    assert at.idxmax() == pytest.approx(100.0, abs=2.0)
+    assert (
+        at.iloc[0] > -debit * 100 - 1e-6 and at.iloc[-1] > -debit * 100 - 1e-6
+    )  # never worse than the debit
+    assert at.iloc[0] < 0 and at.iloc[-1] < 0
+    assert pnl.attrs["max_gain"] == pytest.approx(at.max()) and pnl.attrs["max_loss"] < debit * 100 + 1e-6
+    low, high = pnl.attrs["breakevens"]
+    assert low < 100.0 < high
+    assert "first expiration" in pnl.attrs["at"]
+
+
 # ----- orders ----------------------------------------------------------------------------------------
 def test_a_single_leg_and_a_spread_fill_and_show_as_positions(
     session: Session, sim: Simulator, chain: pd.DataFrame
@@ -411,9 +439,8 @@ def test_strategy_templates_fill_the_ticket(
         assert wait_until(
             lambda: bool(ticket.spread), timeout=10
         )  # figured on the REST thread, shown by the pump
-        if name != "calendar":  # a calendar's payoff at the near expiry depends on the far leg's value
-            assert (ticket.spread.get("max_gain") is None) == unbounded_gain, ticket.spread
-            assert ticket.spread.get("max_loss") is not None
+        assert (ticket.spread.get("max_gain") is None) == unbounded_gain, ticket.spread
+        assert ticket.spread.get("max_loss") is not None
     finally:
         ticket.close()
 

@@ -103,7 +103,11 @@ def payoff_frame(
 ) -> pd.DataFrame:
     """P&L in dollars against the underlying's price: ``at_expiry`` and, given each leg's ``years`` to
     expiry and implied ``vols``, ``today`` (Black-Scholes). ``frame.attrs`` holds max_gain, max_loss
-    (inf: unlimited) and breakevens."""
+    (inf: unlimited) and breakevens.
+
+    Legs of different expirations (a calendar, a diagonal): ``at_expiry`` is at the *first* expiration,
+    where the later legs still have time left and are valued by Black-Scholes at their own volatility
+    (``attrs["at"]`` says so); the extremes and breakevens are read off that curve."""
     import pandas as pd
 
     from .. import blackscholes as bs
@@ -112,16 +116,34 @@ def payoff_frame(
     lo, hi = min([spot, *strikes]) * 0.7, max([spot, *strikes]) * 1.3
     s = np.linspace(lo, hi, points)
     scale = qty * multiplier
-    frame = pd.DataFrame(
-        {"at_expiry": (value_at(legs, s) - price) * scale}, index=pd.Index(s, name="underlying")
-    )
+    staggered = years is not None and vols is not None and max(years) - min(years) > 1e-6
+    if staggered:
+        assert years is not None and vols is not None
+        first = min(years)
+        value = np.zeros_like(s)
+        for leg, t, v in zip(legs, years, vols, strict=True):
+            left = t - first
+            worth = bs.price(s, leg.strike, max(left, 0.0), v, leg.is_call)  # ≤ 0 years: intrinsic
+            value = value + leg.signed_ratio * worth
+    else:
+        value = value_at(legs, s)
+    frame = pd.DataFrame({"at_expiry": (value - price) * scale}, index=pd.Index(s, name="underlying"))
     if years is not None and vols is not None:
         now = np.zeros_like(s)
         for leg, t, v in zip(legs, years, vols, strict=True):
             now = now + leg.signed_ratio * bs.price(s, leg.strike, t, v, leg.is_call)
         frame["today"] = (now - price) * scale
+    if staggered:
+        pnl = frame["at_expiry"].to_numpy()
+        crossings = np.nonzero(np.sign(pnl[:-1]) * np.sign(pnl[1:]) < 0)[0]
+        evens = tuple(
+            round(float(s[i] - pnl[i] * (s[i + 1] - s[i]) / (pnl[i + 1] - pnl[i])), 4) for i in crossings
+        )
+        frame.attrs.update(max_gain=float(pnl.max()), max_loss=float(-pnl.min()), breakevens=evens,
+                           at="the first expiration; later legs at their Black-Scholes value")  # fmt: skip
+        return frame
     pay = payoff(legs, price)
     frame.attrs.update(
-        max_gain=pay.max_gain * scale, max_loss=pay.max_loss * scale, breakevens=pay.breakevens
+        max_gain=pay.max_gain * scale, max_loss=pay.max_loss * scale, breakevens=pay.breakevens, at="expiry"
     )
     return frame
