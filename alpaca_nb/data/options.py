@@ -9,16 +9,18 @@ from the mid price and the underlying's price) fill them and the row is marked `
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import blackscholes as bs
-from .._wire import OPTION, normalize_symbol, parse_occ
-from ..errors import ValidationError
+from .._wire import OPTION, normalize_symbol
+from ..errors import InvalidResponseError, ValidationError
 from ..rest import decode_json
-from .pages import fetch_pages
+from .pages import fetch_chains
 
 CONTRACT_COLUMNS = {
     "underlying": "object", "expiration": "datetime64[ns]", "type": "object", "strike": "float64",
@@ -28,6 +30,8 @@ CONTRACT_COLUMNS = {
 CHAIN_COLUMNS = ("symbol", "bid", "ask", "last", "iv", "delta", "gamma", "theta", "vega", "rho",
                  "open_interest", "computed")  # fmt: skip
 TYPES = ("call", "put")
+CONTRACTS_PATH = "/options/contracts"
+SNAPSHOT_PAGE, CONTRACT_PAGE = 1000, 10_000  # Alpaca's largest pages (ALPACA_WIRE_MORE B1, B2)
 
 
 def _date(value: Any, name: str) -> str | None:
@@ -86,18 +90,11 @@ def contract_params(
 def fetch_contracts(trading: Any, underlying: str, *, status: str = "active", **filters: Any) -> pd.DataFrame:
     """Option contracts of ``underlying`` (every page), indexed by symbol."""
     params = contract_params(underlying, **filters)
-    query: dict[str, Any] = {
-        "underlying_symbols": params.pop("underlying"),
-        "status": status,
-        "limit": 10_000,
-    }
-    if "expiration_date" not in params and "expiration_date_lte" not in params:
-        # Alpaca's default window ends next weekend; a chain means every expiration
-        params["expiration_date_lte"] = (dt.date.today() + dt.timedelta(days=3 * 366)).isoformat()
-    query.update(params)
+    symbol = params.pop("underlying")
+    query = dict(contracts_query(params, symbol, status), limit=CONTRACT_PAGE)
     rows: list[dict[str, Any]] = []
     while True:
-        payload = trading.get_json("/options/contracts", query)
+        payload = trading.get_json(CONTRACTS_PATH, query)
         rows += payload.get("option_contracts") or []
         token = payload.get("next_page_token")
         if not token:
@@ -128,81 +125,139 @@ def fetch_chain(
     trading: Any,
     underlying: str,
     *,
-    spot: float | None = None,
+    spot: float | Callable[[], float | None] | None = None,
     feed: str | None = None,
     **filters: Any,
 ) -> pd.DataFrame:
-    """The chain of ``underlying`` (see the module docstring). ``spot``: the underlying's price, for
-    greeks the snapshots lack (rows marked ``computed``)."""
+    """The chain of ``underlying`` (see the module docstring). ``spot``: the underlying's price (or a
+    function that fetches it, called only if needed), for greeks the snapshots lack (rows marked
+    ``computed``).
+
+    The snapshots (market-data API, 1,000 a page) and the contracts (trading API, 10,000 a page) page in
+    at once on two connections, each page parsed while the next is on its way; each page's JSON becomes
+    rows of plain values and is dropped."""
     params = contract_params(underlying, **filters)
     symbol = params.pop("underlying")
     if feed is not None and feed not in OPTION.feeds:
         raise ValidationError(f"feed must be one of {', '.join(OPTION.feeds)}, not {feed!r}")
-    query: dict[str, Any] = {**params, **({"feed": feed} if feed else {})}
     path = f"{OPTION.data_prefix}/snapshots/{symbol}"
     what = f"GET /{OPTION.data_version}{path}"
-    snaps: dict[str, Any] = {}
-    # The contracts (open interest) come from the trading API while the snapshots page in: the two wait
-    # on different servers, so they overlap (benchmarks/options.py).
-    from concurrent.futures import ThreadPoolExecutor
+    contracts = contracts_query(params, symbol)
+    rows: list[tuple[Any, ...]] = []
+    interest: dict[str, float] = {}
+    pages = fetch_chains([
+        (data, path, {**params, **({"feed": feed} if feed else {})}, SNAPSHOT_PAGE),
+        (trading, CONTRACTS_PATH, contracts, CONTRACT_PAGE),
+    ])  # fmt: skip
+    with closing(pages):
+        for i, body in pages:
+            if i == 0:
+                rows += snapshot_rows((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
+            else:
+                page = decode_json(body, f"GET /v2{CONTRACTS_PATH}", "GET", CONTRACTS_PATH) or {}
+                interest.update(open_interest(page.get("option_contracts") or []))
+    return _frame(rows, interest if rows else None, spot)
 
-    with ThreadPoolExecutor(1, thread_name_prefix="alpaca-nb-contracts") as pool:
-        contracts_soon = pool.submit(fetch_contracts, trading, symbol, **filters)
-        pages = fetch_pages(data, path, query, None, lambda _: 0, page_limit=1000)
-        try:
-            for _, body in pages:
-                snaps.update((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
-        finally:
-            pages.close()
-        contracts = contracts_soon.result()
-    return chain_frame(snaps, contracts if snaps else None, spot)
+
+def contracts_query(params: dict[str, Any], underlying: str, status: str = "active") -> dict[str, Any]:
+    """The ``/v2/options/contracts`` query for ``contract_params``' filters: every expiration unless
+    limited (Alpaca's default window ends next weekend)."""
+    query = {"underlying_symbols": underlying, "status": status, **params}
+    if "expiration_date" not in params and "expiration_date_lte" not in params:
+        query["expiration_date_lte"] = (dt.date.today() + dt.timedelta(days=3 * 366)).isoformat()
+    return query
+
+
+def open_interest(contracts: list[dict[str, Any]]) -> Iterator[tuple[str, float]]:
+    for c in contracts:
+        oi = c.get("open_interest")
+        yield c.get("symbol"), float(oi) if oi else np.nan  # type: ignore[misc]
+
+
+_NONE: dict[str, Any] = {}
+
+
+def snapshot_rows(snaps: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """``(symbol, bid, ask, last, iv, delta, gamma, theta, vega, rho)`` of each snapshot (None where
+    Alpaca sends nothing)."""
+    rows = []
+    for symbol, snap in snaps.items():
+        q, t, g = (
+            snap.get("latestQuote") or _NONE,
+            snap.get("latestTrade") or _NONE,
+            snap.get("greeks") or _NONE,
+        )
+        iv = snap.get("impliedVolatility")
+        rows.append((symbol, q.get("bp"), q.get("ap"), t.get("p"), iv, g.get("delta"), g.get("gamma"),
+                     g.get("theta"), g.get("vega"), g.get("rho")))  # fmt: skip
+    return rows
 
 
 def chain_frame(snaps: dict[str, Any], contracts: pd.DataFrame | None, spot: float | None) -> pd.DataFrame:
     """Snapshots (+ contracts for open interest) → the chain frame; greeks filled where missing."""
-    symbols = sorted(snaps)
-    parts = [parse_occ(s) for s in symbols]
-    quote = [snaps[s].get("latestQuote") or {} for s in symbols]
-    trade = [snaps[s].get("latestTrade") or {} for s in symbols]
-    given = [snaps[s].get("greeks") or {} for s in symbols]
-    n = len(symbols)
+    interest = (
+        None if contracts is None else dict(zip(contracts.index, contracts["open_interest"], strict=True))
+    )
+    return _frame(snapshot_rows(snaps), interest, spot)
 
-    def col(rows: list[dict[str, Any]], key: str) -> Any:
-        return np.fromiter((np.nan if r.get(key) is None else r[key] for r in rows), float, n)
 
+def _frame(
+    rows: list[tuple[Any, ...]],
+    interest: dict[str, float] | None,
+    spot: float | Callable[[], float | None] | None,
+) -> pd.DataFrame:
+    """Rows of ``snapshot_rows`` → the chain frame, sorted by (expiration, strike, type)."""
+    columns = list(zip(*rows, strict=True)) or [()] * 10
+    symbols = np.array(columns[0], dtype=object)
+    expiration, strike, is_put = occ_parts(symbols)
+    order = np.lexsort((is_put, strike, expiration))  # stable: ties (other roots) stay in symbol order
+    symbols = symbols[order]
+    values = {
+        name: np.array(col, dtype=float)[order]
+        for name, col in zip(CHAIN_COLUMNS[1:10], columns[1:], strict=True)
+    }
+    oi = interest or {}
     frame = pd.DataFrame(
         {
-            "symbol": pd.array(symbols, dtype=object),
-            "bid": col(quote, "bp"),
-            "ask": col(quote, "ap"),
-            "last": col(trade, "p"),
-            "iv": np.fromiter(
-                (
-                    np.nan if snaps[s].get("impliedVolatility") is None else snaps[s]["impliedVolatility"]
-                    for s in symbols
-                ),
-                float,
-                n,
-            ),
-            **{g: col(given, g) for g in ("delta", "gamma", "theta", "vega", "rho")},
+            "symbol": symbols,
+            **values,
+            "open_interest": np.array([oi.get(s, np.nan) for s in symbols.tolist()], dtype=float),
         },
         index=pd.MultiIndex.from_arrays(
             [
-                pd.to_datetime([p.expiration for p in parts]),
-                np.array([p.strike for p in parts], float),
-                pd.array([p.type for p in parts], dtype=object),
+                pd.DatetimeIndex(expiration[order].astype("datetime64[ns]")),
+                strike[order],
+                np.where(is_put[order], "put", "call").astype(object),
             ],
             names=["expiration", "strike", "type"],
         ),
     )
-    oi = contracts["open_interest"] if contracts is not None else pd.Series(dtype=float)
-    frame["open_interest"] = frame["symbol"].map(oi).astype("float64")
     missing = frame["delta"].isna().to_numpy()
+    if callable(spot):
+        spot = spot() if missing.any() else None
     frame["computed"] = missing & (spot is not None)
     if spot is not None and missing.any():
         _fill_greeks(frame, missing, spot)
-    frame = frame.sort_index()
-    return frame[list(CHAIN_COLUMNS)]
+    return frame
+
+
+def occ_parts(symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(expiration as datetime64[D], strike, is_put) of OCC symbols, read from their fixed-width tails
+    (``YYMMDD`` + ``C``/``P`` + strike×1000 in 8 digits) all at once."""
+    n = len(symbols)
+    tails = "".join(s[-15:] for s in symbols.tolist()).encode("ascii", "replace")
+    chars = (
+        np.frombuffer(tails, np.uint8).reshape(n, 15) if len(tails) == 15 * n else np.zeros((n, 15), np.uint8)
+    )
+    digits = np.delete(chars, 6, axis=1).astype(np.int64) - ord("0")
+    if ((digits < 0) | (digits > 9)).any() or not np.isin(chars[:, 6], (ord("C"), ord("P"))).all():
+        bad = next(s for s in symbols.tolist() if not OPTION.symbol.match(s))
+        raise InvalidResponseError(f"the option chain has a symbol that is not an OCC symbol: {bad!r}")
+    year, month, day = (digits[:, i] * 10 + digits[:, i + 1] for i in (0, 2, 4))
+    months = (year + 2000 - 1970) * 12 + month - 1
+    expiration = months.astype("datetime64[M]").astype("datetime64[D]") + (day - 1)
+    strike = digits[:, 6:] @ 10 ** np.arange(7, -1, -1) / 1000
+    return expiration, strike, chars[:, 6] == ord("P")
 
 
 def _fill_greeks(frame: pd.DataFrame, rows: np.ndarray, spot: float) -> None:
