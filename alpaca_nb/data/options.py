@@ -143,20 +143,21 @@ def fetch_chain(
     path = f"{OPTION.data_prefix}/snapshots/{symbol}"
     what = f"GET /{OPTION.data_version}{path}"
     contracts = contracts_query(params, symbol)
-    rows: list[tuple[Any, ...]] = []
+    rows = ChainRows()
     interest: dict[str, float] = {}
+    # The contracts first: one page, quick to answer, parsed while the snapshots are being prepared.
     pages = fetch_chains([
-        (data, path, {**params, **({"feed": feed} if feed else {})}, SNAPSHOT_PAGE),
         (trading, CONTRACTS_PATH, contracts, CONTRACT_PAGE),
+        (data, path, {**params, **({"feed": feed} if feed else {})}, SNAPSHOT_PAGE),
     ])  # fmt: skip
     with closing(pages):
         for i, body in pages:
-            if i == 0:
-                rows += snapshot_rows((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
+            if i == 1:
+                rows.add((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
             else:
                 page = decode_json(body, f"GET /v2{CONTRACTS_PATH}", "GET", CONTRACTS_PATH) or {}
                 interest.update(open_interest(page.get("option_contracts") or []))
-    return _frame(rows, interest if rows else None, spot)
+    return rows.frame(interest if rows.symbols else None, spot)
 
 
 def contracts_query(params: dict[str, Any], underlying: str, status: str = "active") -> dict[str, Any]:
@@ -177,68 +178,64 @@ def open_interest(contracts: list[dict[str, Any]]) -> Iterator[tuple[str, float]
 _NONE: dict[str, Any] = {}
 
 
-def snapshot_rows(snaps: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """``(symbol, bid, ask, last, iv, delta, gamma, theta, vega, rho)`` of each snapshot (None where
-    Alpaca sends nothing)."""
-    rows = []
-    for symbol, snap in snaps.items():
-        q, t, g = (
-            snap.get("latestQuote") or _NONE,
-            snap.get("latestTrade") or _NONE,
-            snap.get("greeks") or _NONE,
-        )
-        iv = snap.get("impliedVolatility")
-        rows.append((symbol, q.get("bp"), q.get("ap"), t.get("p"), iv, g.get("delta"), g.get("gamma"),
-                     g.get("theta"), g.get("vega"), g.get("rho")))  # fmt: skip
-    return rows
+class ChainRows:
+    """Snapshot pages as they arrive, as plain values: each page's JSON can be dropped once added."""
+
+    def __init__(self) -> None:
+        self.symbols: list[str] = []
+        self.values: list[tuple[float | None, ...]] = []  # CHAIN_COLUMNS[1:10]; None: Alpaca sent nothing
+
+    def add(self, snaps: dict[str, Any]) -> None:
+        symbols, values = self.symbols, self.values
+        for symbol, snap in snaps.items():
+            q, t, g = (
+                snap.get("latestQuote") or _NONE,
+                snap.get("latestTrade") or _NONE,
+                snap.get("greeks") or _NONE,
+            )
+            symbols.append(symbol)
+            iv = snap.get("impliedVolatility")
+            values.append((q.get("bp"), q.get("ap"), t.get("p"), iv, g.get("delta"), g.get("gamma"),
+                           g.get("theta"), g.get("vega"), g.get("rho")))  # fmt: skip
+
+    def frame(
+        self, interest: dict[str, float] | None, spot: float | Callable[[], float | None] | None
+    ) -> pd.DataFrame:
+        """The chain frame, sorted by (expiration, strike, type); ``interest``: open interest by symbol."""
+        symbols = np.array(self.symbols, dtype=object)
+        expiration, strike, is_put = occ_parts(symbols)
+        order = np.lexsort((is_put, strike, expiration))  # stable: ties (other roots) stay in symbol order
+        symbols = symbols[order]
+        values = np.array(self.values, dtype=float).reshape(len(symbols), 9)[order]  # None → NaN
+        days, day_codes = np.unique(expiration[order], return_inverse=True)
+        strikes, strike_codes = np.unique(strike[order], return_inverse=True)
+        kinds, kind_codes = np.unique(is_put[order], return_inverse=True)
+        # (the dates parsed as text, as pandas reads "YYYY-MM-DD"; from_arrays would factorize all again)
+        levels: list[Any] = [pd.to_datetime(days.astype(str), format="%Y-%m-%d"), strikes,
+                             np.array(TYPES, object)[kinds.astype(np.intp)]]  # fmt: skip
+        codes: list[Any] = [day_codes, strike_codes, kind_codes]
+        index = pd.MultiIndex(levels, codes, names=["expiration", "strike", "type"], verify_integrity=False)
+        oi = interest or {}
+        columns = {"symbol": symbols, **dict(zip(CHAIN_COLUMNS[1:10], values.T, strict=True))}
+        interest_column = np.array([oi.get(s, np.nan) for s in symbols.tolist()], float)
+        frame = pd.DataFrame({**columns, "open_interest": interest_column}, index=index)
+        missing = np.isnan(values[:, 4])  # no delta: no greeks
+        if callable(spot):
+            spot = spot() if missing.any() else None
+        frame["computed"] = missing & (spot is not None)
+        if spot is not None and missing.any():
+            _fill_greeks(frame, missing, spot)
+        return frame
 
 
 def chain_frame(snaps: dict[str, Any], contracts: pd.DataFrame | None, spot: float | None) -> pd.DataFrame:
     """Snapshots (+ contracts for open interest) → the chain frame; greeks filled where missing."""
+    rows = ChainRows()
+    rows.add(snaps)
     interest = (
         None if contracts is None else dict(zip(contracts.index, contracts["open_interest"], strict=True))
     )
-    return _frame(snapshot_rows(snaps), interest, spot)
-
-
-def _frame(
-    rows: list[tuple[Any, ...]],
-    interest: dict[str, float] | None,
-    spot: float | Callable[[], float | None] | None,
-) -> pd.DataFrame:
-    """Rows of ``snapshot_rows`` → the chain frame, sorted by (expiration, strike, type)."""
-    columns = list(zip(*rows, strict=True)) or [()] * 10
-    symbols = np.array(columns[0], dtype=object)
-    expiration, strike, is_put = occ_parts(symbols)
-    order = np.lexsort((is_put, strike, expiration))  # stable: ties (other roots) stay in symbol order
-    symbols = symbols[order]
-    values = {
-        name: np.array(col, dtype=float)[order]
-        for name, col in zip(CHAIN_COLUMNS[1:10], columns[1:], strict=True)
-    }
-    oi = interest or {}
-    frame = pd.DataFrame(
-        {
-            "symbol": symbols,
-            **values,
-            "open_interest": np.array([oi.get(s, np.nan) for s in symbols.tolist()], dtype=float),
-        },
-        index=pd.MultiIndex.from_arrays(
-            [
-                pd.DatetimeIndex(expiration[order].astype("datetime64[ns]")),
-                strike[order],
-                np.where(is_put[order], "put", "call").astype(object),
-            ],
-            names=["expiration", "strike", "type"],
-        ),
-    )
-    missing = frame["delta"].isna().to_numpy()
-    if callable(spot):
-        spot = spot() if missing.any() else None
-    frame["computed"] = missing & (spot is not None)
-    if spot is not None and missing.any():
-        _fill_greeks(frame, missing, spot)
-    return frame
+    return rows.frame(interest, spot)
 
 
 def occ_parts(symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
