@@ -2,8 +2,10 @@
 
 A chain is ``/v1beta1/options/snapshots/{underlying}`` (quotes, last trade, greeks, implied volatility;
 up to 1,000 a page) joined with ``/v2/options/contracts`` (open interest; up to 10,000 a page), indexed
-by (expiration, strike, type). Where a snapshot carries no greeks, ours (``blackscholes``, Black-Scholes
-from the mid price and the underlying's price) fill them and the row is marked ``computed``.
+by (expiration, strike, type). Both page in at once, on two connections in one thread; each page
+becomes plain values (``ChainRows``) and the frame is built from arrays (benchmarks/options.py). Where
+a snapshot carries no greeks, ours (``blackscholes``, Black-Scholes from the mid price and the
+underlying's price, asked for only then) fill them and the row is marked ``computed``.
 """
 
 from __future__ import annotations

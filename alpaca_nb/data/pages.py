@@ -1,4 +1,6 @@
-"""Pages of a market-data answer, fetched ahead: ``fetch_pages`` over ``rest.PipelinedGets``."""
+"""Pages of answers, fetched ahead over ``rest.PipelinedGets``: ``fetch_pages`` (one path, its symbols
+dealt into chains) and ``fetch_chains`` (several paths at once: an option chain's snapshots and
+contracts)."""
 
 from __future__ import annotations
 
