@@ -57,17 +57,26 @@ def chain_snapshots(
     if since is not None and q.ns < since:
         keep = trades.found & (trades.ns >= since)
     g = q.greeks
-    greeks = zip(*(np.round(a, 8).tolist() for a in (g.delta, g.gamma, g.rho, g.theta, g.vega)), strict=True)
+    greeks = [
+        {"delta": delta, "gamma": gamma, "rho": rho, "theta": theta, "vega": vega}
+        for delta, gamma, rho, theta, vega in zip(
+            *(np.round(a, 8).tolist() for a in (g.delta, g.gamma, g.rho, g.theta, g.vega)), strict=True
+        )
+    ]
+    symbols = [chain.contracts[i].symbol for i in index.tolist()]
     out: dict[str, Any] = {}
-    for i, ok, quote, trade, (delta, gamma, rho, theta, vega), iv in zip(
-        index.tolist(), keep.tolist(), quote_dicts(q), trade_dicts(trades), greeks, q.iv.tolist(), strict=True
+    for symbol, ok, quote, trade, greek, iv in zip(
+        symbols, keep.tolist(), quote_dicts(q), trade_dicts(trades), greeks, q.iv.tolist(), strict=True
     ):
-        if not ok:
-            continue
-        snap: dict[str, Any] = {"latestQuote": quote}
-        if trade is not None:
-            snap["latestTrade"] = trade
-        snap["greeks"] = {"delta": delta, "gamma": gamma, "rho": rho, "theta": theta, "vega": vega}
-        snap["impliedVolatility"] = round(iv, 8)
-        out[chain.contracts[i].symbol] = snap
+        if ok:  # (keys in Alpaca's order; a contract that never traded has no latestTrade)
+            out[symbol] = (
+                {
+                    "latestQuote": quote,
+                    "latestTrade": trade,
+                    "greeks": greek,
+                    "impliedVolatility": round(iv, 8),
+                }
+                if trade is not None
+                else {"latestQuote": quote, "greeks": greek, "impliedVolatility": round(iv, 8)}
+            )
     return out
