@@ -172,9 +172,10 @@ def contracts_query(params: dict[str, Any], underlying: str, status: str = "acti
 
 
 def open_interest(contracts: list[dict[str, Any]]) -> Iterator[tuple[str, float]]:
+    """(symbol, open interest) of each contract of a ``/v2/options/contracts`` page (NaN: none given)."""
     for c in contracts:
         oi = c.get("open_interest")
-        yield c.get("symbol"), float(oi) if oi else np.nan  # type: ignore[misc]
+        yield str(c.get("symbol")), float(oi) if oi else np.nan
 
 
 _NONE: dict[str, Any] = {}
@@ -250,8 +251,8 @@ def occ_parts(symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
     digits = np.delete(chars, 6, axis=1).astype(np.int64) - ord("0")
     if ((digits < 0) | (digits > 9)).any() or not np.isin(chars[:, 6], (ord("C"), ord("P"))).all():
-        bad = next(s for s in symbols.tolist() if not OPTION.symbol.match(s))
-        raise InvalidResponseError(f"the option chain has a symbol that is not an OCC symbol: {bad!r}")
+        bad = [s for s in symbols.tolist() if not (s.isascii() and OPTION.symbol.match(s))][:1]
+        raise InvalidResponseError(f"the option chain has a symbol that is not an OCC symbol: {bad}")
     year, month, day = (digits[:, i] * 10 + digits[:, i + 1] for i in (0, 2, 4))
     months = (year + 2000 - 1970) * 12 + month - 1
     expiration = months.astype("datetime64[M]").astype("datetime64[D]") + (day - 1)
