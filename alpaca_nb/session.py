@@ -466,9 +466,11 @@ class Session:
         trading = self.client()
         data = self._data_for(trading.account_kind, OPTION)  # type: ignore[arg-type]
 
-        def chain() -> pd.DataFrame:
+        def spot() -> float | None:  # asked only if a snapshot lacks greeks
             quote, _ = self.quote(symbol)
-            spot = (quote.bid + quote.ask) / 2 if quote is not None and quote.bid and quote.ask else None
+            return (quote.bid + quote.ask) / 2 if quote is not None and quote.bid and quote.ask else None
+
+        def chain() -> pd.DataFrame:
             frame = fetch_chain(data, trading, symbol, spot=spot, feed=feed, **filters)
             if frame.empty:
                 self.asset(symbol)  # an unknown symbol is a one-line SymbolNotFoundError, not an empty chain

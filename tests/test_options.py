@@ -25,6 +25,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import alpaca_nb as anb
 from alpaca_nb import blackscholes as bs
 from alpaca_nb import errors
+from alpaca_nb._wire import parse_occ
 from alpaca_nb.data.options import chain_frame
 from alpaca_nb.session import Session
 from alpaca_nb.sim import Simulator
@@ -122,6 +123,54 @@ def _bs_independent(s: float, k: float, t: float, v: float, call: bool, r: float
     )
     return {"price": price, "delta": n(d1) if call else n(d1) - 1, "gamma": pdf(d1) / (s * v * math.sqrt(t)),
             "theta": theta / 365, "vega": s * pdf(d1) * math.sqrt(t) / 100}  # fmt: skip
+
+
+def test_the_chain_frame_equals_one_built_row_by_row(session: Session, sim: Simulator) -> None:
+    """The columnar build (ChainRows: one float array, OCC parts read with numpy, the index from codes)
+    gives what a plain per-snapshot loop gives, dtypes included; the whole chain asks no stock quote."""
+    data = session.data_client("AAPL261218C00200000")
+    snaps: dict[str, Any] = {}
+    params: dict[str, Any] = {"limit": 1000}
+    while True:
+        page = data.get_json("/options/snapshots/AAPL", params)
+        snaps.update(page["snapshots"])
+        if not page.get("next_page_token"):
+            break
+        params["page_token"] = page["next_page_token"]
+    contracts = session.option_contracts("AAPL")
+    got = chain_frame(snaps, contracts, None)
+    symbols = sorted(snaps)
+    parts = [parse_occ(s) for s in symbols]
+    rows = [snaps[s] for s in symbols]
+    want = pd.DataFrame(
+        {
+            "symbol": pd.array(symbols, dtype=object),
+            "bid": [r["latestQuote"]["bp"] for r in rows],
+            "ask": [r["latestQuote"]["ap"] for r in rows],
+            "last": [(r.get("latestTrade") or {}).get("p", np.nan) for r in rows],
+            "iv": [r["impliedVolatility"] for r in rows],
+            **{g: [r["greeks"][g] for r in rows] for g in ("delta", "gamma", "theta", "vega", "rho")},
+            "open_interest": [contracts.open_interest[s] for s in symbols],
+            "computed": False,
+        },
+        index=pd.MultiIndex.from_arrays(
+            [
+                pd.to_datetime([p.expiration for p in parts]),
+                [p.strike for p in parts],
+                [p.type for p in parts],
+            ],
+            names=["expiration", "strike", "type"],
+        ),
+    ).sort_index()
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    before = sum(r.path.endswith("/quotes/latest") for r in sim.requests)
+    chain = session.option_chain("AAPL")
+    assert sum(r.path.endswith("/quotes/latest") for r in sim.requests) == before  # greeks were all there
+    assert chain.index.equals(got.index) and (chain.dtypes == got.dtypes).all()
+    served = [r for r in sim.requests if r.path.startswith("/v1beta1/options/snapshots/")][-2:]
+    assert all(r.seconds > 0 for r in served)  # the simulator timed its own answers
+    with pytest.raises(errors.InvalidResponseError, match="AAPL261218X00200000"):
+        chain_frame({"AAPL261218X00200000": {}}, None, None)
 
 
 def test_our_black_scholes_agrees_with_an_independent_one_and_inverts() -> None:

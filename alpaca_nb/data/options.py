@@ -2,23 +2,27 @@
 
 A chain is ``/v1beta1/options/snapshots/{underlying}`` (quotes, last trade, greeks, implied volatility;
 up to 1,000 a page) joined with ``/v2/options/contracts`` (open interest; up to 10,000 a page), indexed
-by (expiration, strike, type). Where a snapshot carries no greeks, ours (``blackscholes``, Black-Scholes
-from the mid price and the underlying's price) fill them and the row is marked ``computed``.
+by (expiration, strike, type). Both page in at once, on two connections in one thread; each page
+becomes plain values (``ChainRows``) and the frame is built from arrays (benchmarks/options.py). Where
+a snapshot carries no greeks, ours (``blackscholes``, Black-Scholes from the mid price and the
+underlying's price, asked for only then) fill them and the row is marked ``computed``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import blackscholes as bs
-from .._wire import OPTION, normalize_symbol, parse_occ
-from ..errors import ValidationError
+from .._wire import OPTION, normalize_symbol
+from ..errors import InvalidResponseError, ValidationError
 from ..rest import decode_json
-from .pages import fetch_pages
+from .pages import fetch_chains
 
 CONTRACT_COLUMNS = {
     "underlying": "object", "expiration": "datetime64[ns]", "type": "object", "strike": "float64",
@@ -28,6 +32,8 @@ CONTRACT_COLUMNS = {
 CHAIN_COLUMNS = ("symbol", "bid", "ask", "last", "iv", "delta", "gamma", "theta", "vega", "rho",
                  "open_interest", "computed")  # fmt: skip
 TYPES = ("call", "put")
+CONTRACTS_PATH = "/options/contracts"
+SNAPSHOT_PAGE, CONTRACT_PAGE = 1000, 10_000  # Alpaca's largest pages (ALPACA_WIRE_MORE B1, B2)
 
 
 def _date(value: Any, name: str) -> str | None:
@@ -86,18 +92,11 @@ def contract_params(
 def fetch_contracts(trading: Any, underlying: str, *, status: str = "active", **filters: Any) -> pd.DataFrame:
     """Option contracts of ``underlying`` (every page), indexed by symbol."""
     params = contract_params(underlying, **filters)
-    query: dict[str, Any] = {
-        "underlying_symbols": params.pop("underlying"),
-        "status": status,
-        "limit": 10_000,
-    }
-    if "expiration_date" not in params and "expiration_date_lte" not in params:
-        # Alpaca's default window ends next weekend; a chain means every expiration
-        params["expiration_date_lte"] = (dt.date.today() + dt.timedelta(days=3 * 366)).isoformat()
-    query.update(params)
+    symbol = params.pop("underlying")
+    query = dict(contracts_query(params, symbol, status), limit=CONTRACT_PAGE)
     rows: list[dict[str, Any]] = []
     while True:
-        payload = trading.get_json("/options/contracts", query)
+        payload = trading.get_json(CONTRACTS_PATH, query)
         rows += payload.get("option_contracts") or []
         token = payload.get("next_page_token")
         if not token:
@@ -128,81 +127,137 @@ def fetch_chain(
     trading: Any,
     underlying: str,
     *,
-    spot: float | None = None,
+    spot: float | Callable[[], float | None] | None = None,
     feed: str | None = None,
     **filters: Any,
 ) -> pd.DataFrame:
-    """The chain of ``underlying`` (see the module docstring). ``spot``: the underlying's price, for
-    greeks the snapshots lack (rows marked ``computed``)."""
+    """The chain of ``underlying`` (see the module docstring). ``spot``: the underlying's price (or a
+    function that fetches it, called only if needed), for greeks the snapshots lack (rows marked
+    ``computed``).
+
+    The snapshots (market-data API, 1,000 a page) and the contracts (trading API, 10,000 a page) page in
+    at once on two connections, each page parsed while the next is on its way; each page's JSON becomes
+    rows of plain values and is dropped."""
     params = contract_params(underlying, **filters)
     symbol = params.pop("underlying")
     if feed is not None and feed not in OPTION.feeds:
         raise ValidationError(f"feed must be one of {', '.join(OPTION.feeds)}, not {feed!r}")
-    query: dict[str, Any] = {**params, **({"feed": feed} if feed else {})}
     path = f"{OPTION.data_prefix}/snapshots/{symbol}"
     what = f"GET /{OPTION.data_version}{path}"
-    snaps: dict[str, Any] = {}
-    # The contracts (open interest) come from the trading API while the snapshots page in: the two wait
-    # on different servers, so they overlap (benchmarks/options.py).
-    from concurrent.futures import ThreadPoolExecutor
+    contracts = contracts_query(params, symbol)
+    rows = ChainRows()
+    interest: dict[str, float] = {}
+    # The contracts first: one page, quick to answer, parsed while the snapshots are being prepared.
+    pages = fetch_chains([
+        (trading, CONTRACTS_PATH, contracts, CONTRACT_PAGE),
+        (data, path, {**params, **({"feed": feed} if feed else {})}, SNAPSHOT_PAGE),
+    ])  # fmt: skip
+    with closing(pages):
+        for i, body in pages:
+            if i == 1:
+                rows.add((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
+            else:
+                page = decode_json(body, f"GET /v2{CONTRACTS_PATH}", "GET", CONTRACTS_PATH) or {}
+                interest.update(open_interest(page.get("option_contracts") or []))
+    return rows.frame(interest if rows.symbols else None, spot)
 
-    with ThreadPoolExecutor(1, thread_name_prefix="alpaca-nb-contracts") as pool:
-        contracts_soon = pool.submit(fetch_contracts, trading, symbol, **filters)
-        pages = fetch_pages(data, path, query, None, lambda _: 0, page_limit=1000)
-        try:
-            for _, body in pages:
-                snaps.update((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
-        finally:
-            pages.close()
-        contracts = contracts_soon.result()
-    return chain_frame(snaps, contracts if snaps else None, spot)
+
+def contracts_query(params: dict[str, Any], underlying: str, status: str = "active") -> dict[str, Any]:
+    """The ``/v2/options/contracts`` query for ``contract_params``' filters: every expiration unless
+    limited (Alpaca's default window ends next weekend)."""
+    query = {"underlying_symbols": underlying, "status": status, **params}
+    if "expiration_date" not in params and "expiration_date_lte" not in params:
+        query["expiration_date_lte"] = (dt.date.today() + dt.timedelta(days=3 * 366)).isoformat()
+    return query
+
+
+def open_interest(contracts: list[dict[str, Any]]) -> Iterator[tuple[str, float]]:
+    """(symbol, open interest) of each contract of a ``/v2/options/contracts`` page (NaN: none given)."""
+    for c in contracts:
+        oi = c.get("open_interest")
+        yield str(c.get("symbol")), float(oi) if oi else np.nan
+
+
+_NONE: dict[str, Any] = {}
+
+
+class ChainRows:
+    """Snapshot pages as they arrive, as plain values: each page's JSON can be dropped once added."""
+
+    def __init__(self) -> None:
+        self.symbols: list[str] = []
+        self.values: list[tuple[float | None, ...]] = []  # CHAIN_COLUMNS[1:10]; None: Alpaca sent nothing
+
+    def add(self, snaps: dict[str, Any]) -> None:
+        symbols, values = self.symbols, self.values
+        for symbol, snap in snaps.items():
+            q, t, g = (
+                snap.get("latestQuote") or _NONE,
+                snap.get("latestTrade") or _NONE,
+                snap.get("greeks") or _NONE,
+            )
+            symbols.append(symbol)
+            iv = snap.get("impliedVolatility")
+            values.append((q.get("bp"), q.get("ap"), t.get("p"), iv, g.get("delta"), g.get("gamma"),
+                           g.get("theta"), g.get("vega"), g.get("rho")))  # fmt: skip
+
+    def frame(
+        self, interest: dict[str, float] | None, spot: float | Callable[[], float | None] | None
+    ) -> pd.DataFrame:
+        """The chain frame, sorted by (expiration, strike, type); ``interest``: open interest by symbol."""
+        symbols = np.array(self.symbols, dtype=object)
+        expiration, strike, is_put = occ_parts(symbols)
+        order = np.lexsort((is_put, strike, expiration))  # stable: ties (other roots) stay in symbol order
+        symbols = symbols[order]
+        values = np.array(self.values, dtype=float).reshape(len(symbols), 9)[order]  # None → NaN
+        days, day_codes = np.unique(expiration[order], return_inverse=True)
+        strikes, strike_codes = np.unique(strike[order], return_inverse=True)
+        kinds, kind_codes = np.unique(is_put[order], return_inverse=True)
+        # (the dates parsed as text, as pandas reads "YYYY-MM-DD"; from_arrays would factorize all again)
+        levels: list[Any] = [pd.to_datetime(days.astype(str), format="%Y-%m-%d"), strikes,
+                             np.array(TYPES, object)[kinds.astype(np.intp)]]  # fmt: skip
+        codes: list[Any] = [day_codes, strike_codes, kind_codes]
+        index = pd.MultiIndex(levels, codes, names=["expiration", "strike", "type"], verify_integrity=False)
+        oi = interest or {}
+        columns = {"symbol": symbols, **dict(zip(CHAIN_COLUMNS[1:10], values.T, strict=True))}
+        interest_column = np.array([oi.get(s, np.nan) for s in symbols.tolist()], float)
+        frame = pd.DataFrame({**columns, "open_interest": interest_column}, index=index)
+        missing = np.isnan(values[:, 4])  # no delta: no greeks
+        if callable(spot):
+            spot = spot() if missing.any() else None
+        frame["computed"] = missing & (spot is not None)
+        if spot is not None and missing.any():
+            _fill_greeks(frame, missing, spot)
+        return frame
 
 
 def chain_frame(snaps: dict[str, Any], contracts: pd.DataFrame | None, spot: float | None) -> pd.DataFrame:
     """Snapshots (+ contracts for open interest) → the chain frame; greeks filled where missing."""
-    symbols = sorted(snaps)
-    parts = [parse_occ(s) for s in symbols]
-    quote = [snaps[s].get("latestQuote") or {} for s in symbols]
-    trade = [snaps[s].get("latestTrade") or {} for s in symbols]
-    given = [snaps[s].get("greeks") or {} for s in symbols]
-    n = len(symbols)
-
-    def col(rows: list[dict[str, Any]], key: str) -> Any:
-        return np.fromiter((np.nan if r.get(key) is None else r[key] for r in rows), float, n)
-
-    frame = pd.DataFrame(
-        {
-            "symbol": pd.array(symbols, dtype=object),
-            "bid": col(quote, "bp"),
-            "ask": col(quote, "ap"),
-            "last": col(trade, "p"),
-            "iv": np.fromiter(
-                (
-                    np.nan if snaps[s].get("impliedVolatility") is None else snaps[s]["impliedVolatility"]
-                    for s in symbols
-                ),
-                float,
-                n,
-            ),
-            **{g: col(given, g) for g in ("delta", "gamma", "theta", "vega", "rho")},
-        },
-        index=pd.MultiIndex.from_arrays(
-            [
-                pd.to_datetime([p.expiration for p in parts]),
-                np.array([p.strike for p in parts], float),
-                pd.array([p.type for p in parts], dtype=object),
-            ],
-            names=["expiration", "strike", "type"],
-        ),
+    rows = ChainRows()
+    rows.add(snaps)
+    interest = (
+        None if contracts is None else dict(zip(contracts.index, contracts["open_interest"], strict=True))
     )
-    oi = contracts["open_interest"] if contracts is not None else pd.Series(dtype=float)
-    frame["open_interest"] = frame["symbol"].map(oi).astype("float64")
-    missing = frame["delta"].isna().to_numpy()
-    frame["computed"] = missing & (spot is not None)
-    if spot is not None and missing.any():
-        _fill_greeks(frame, missing, spot)
-    frame = frame.sort_index()
-    return frame[list(CHAIN_COLUMNS)]
+    return rows.frame(interest, spot)
+
+
+def occ_parts(symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(expiration as datetime64[D], strike, is_put) of OCC symbols, read from their fixed-width tails
+    (``YYMMDD`` + ``C``/``P`` + strike×1000 in 8 digits) all at once."""
+    n = len(symbols)
+    tails = "".join(s[-15:] for s in symbols.tolist()).encode("ascii", "replace")
+    chars = (
+        np.frombuffer(tails, np.uint8).reshape(n, 15) if len(tails) == 15 * n else np.zeros((n, 15), np.uint8)
+    )
+    digits = np.delete(chars, 6, axis=1).astype(np.int64) - ord("0")
+    if ((digits < 0) | (digits > 9)).any() or not np.isin(chars[:, 6], (ord("C"), ord("P"))).all():
+        bad = [s for s in symbols.tolist() if not (s.isascii() and OPTION.symbol.match(s))][:1]
+        raise InvalidResponseError(f"the option chain has a symbol that is not an OCC symbol: {bad}")
+    year, month, day = (digits[:, i] * 10 + digits[:, i + 1] for i in (0, 2, 4))
+    months = (year + 2000 - 1970) * 12 + month - 1
+    expiration = months.astype("datetime64[M]").astype("datetime64[D]") + (day - 1)
+    strike = digits[:, 6:] @ 10 ** np.arange(7, -1, -1) / 1000
+    return expiration, strike, chars[:, 6] == ord("P")
 
 
 def _fill_greeks(frame: pd.DataFrame, rows: np.ndarray, spot: float) -> None:

@@ -1,9 +1,11 @@
-"""Pages of a market-data answer, fetched ahead: ``fetch_pages`` over ``rest.PipelinedGets``."""
+"""Pages of answers, fetched ahead over ``rest.PipelinedGets``: ``fetch_pages`` (one path, its symbols
+dealt into chains) and ``fetch_chains`` (several paths at once: an option chain's snapshots and
+contracts)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from ..rest import PipelinedGets
@@ -48,19 +50,43 @@ def fetch_pages(
     queries = [dict(params, symbols=",".join(symbols[i::k])) for i in range(k)] if k > 1 else [params]
     connector = client._connector()
     pipes = [PipelinedGets(client, connector) for _ in queries]
+    yield from _follow(pipes, [path] * k, queries, [page_limit] * k, limit, count)
+
+
+def fetch_chains(
+    chains: Sequence[tuple[Any, str, dict[str, Any], int]],
+) -> Generator[tuple[int, memoryview], None, None]:
+    """Yield ``(i, body)`` for every page of every chain ``i``, given as ``(client, path, params, page
+    size)``: all chains at once, each on its own connection with one request in flight, its next page
+    requested before its current one is yielded — e.g. an option chain's snapshots (market-data API)
+    and its contracts (trading API) in one thread."""
+    connectors: dict[int, Any] = {}
+    pipes = [PipelinedGets(c, connectors.setdefault(id(c), c._connector())) for c, _, _, _ in chains]
+    paths, queries, sizes = [c[1] for c in chains], [c[2] for c in chains], [c[3] for c in chains]
+    yield from _follow(pipes, paths, queries, sizes, None, None)
+
+
+def _follow(
+    pipes: list[PipelinedGets],
+    paths: list[str],
+    queries: list[dict[str, Any]],
+    page_limits: list[int],
+    limit: int | None,
+    count: Any,
+) -> Generator[tuple[int, memoryview], None, None]:
     got = 0
     try:
-        for pipe, query in zip(pipes, queries, strict=True):
-            pipe.send(path, dict(query, limit=min(page_limit, limit) if limit else page_limit))
-        active = list(range(k))
+        for pipe, path, query, size in zip(pipes, paths, queries, page_limits, strict=True):
+            pipe.send(path, dict(query, limit=min(size, limit) if limit else size))
+        active = list(range(len(pipes)))
         while active:
             for i in list(active):
                 body = pipes[i].receive()
                 got += count(body) if limit is not None else 0
                 token = next_token(body)
                 if token is not None and (limit is None or got < limit):
-                    more = min(page_limit, limit - got) if limit else page_limit
-                    pipes[i].send(path, dict(queries[i], page_token=token, limit=more))
+                    more = min(page_limits[i], limit - got) if limit else page_limits[i]
+                    pipes[i].send(paths[i], dict(queries[i], page_token=token, limit=more))
                 else:
                     active.remove(i)
                 yield i, body

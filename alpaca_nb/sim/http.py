@@ -49,7 +49,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request the simulator received (for tests: what reached which account)."""
+    """One request the simulator received (for tests: what reached which account; for benchmarks:
+    ``seconds``, the simulator's own time to answer it, compression included and the emulated link's
+    waits left out)."""
 
     method: str
     path: str
@@ -57,6 +59,7 @@ class RequestRecord:
     status: int
     at: float
     client_order_id: str | None = None
+    seconds: float = 0.0
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
@@ -148,6 +151,7 @@ class Gate:
             return await handler(request)  # streams authenticate in-band
         with contextlib.suppress(ConnectionError):
             await request.read()  # the body arrives before any stall, as it would over a network
+        started = time.perf_counter()
         keyless = request.path.startswith(KEYLESS_PREFIXES)
         api = "data" if keyless or request.path.startswith(("/v2/stocks", "/v1beta1/")) else "trading"
         acct = self.broker.authenticate(
@@ -158,8 +162,10 @@ class Gate:
         response = await self._handle(request, handler, api, acct)
         if isinstance(response, _Dropped):
             return response  # no answer was sent: nothing to record
+        seconds = time.perf_counter() - started
         if isinstance(response, web.Response) and not response.prepared:  # not a fault's own writing
             self.compressor.encode(request, response)
+            seconds = time.perf_counter() - started
             body = response.body if isinstance(response.body, bytes) else b""
             head = sum(len(k) + len(v) + 4 for k, v in response.headers.items())
             # + what aiohttp adds: status line, Content-Length, Date, Server, the blank line (~110 B)
@@ -174,6 +180,7 @@ class Gate:
                 response.status,
                 time.time(),
                 request.get(CLIENT_ORDER_ID),
+                seconds,
             )
         )
         return response

@@ -96,6 +96,8 @@ class Chain:
     strike: F64
     call: npt.NDArray[np.bool_]
     expires: I64  # ns of each contract's last trading moment
+    day: I64  # ordinal of each contract's expiration date
+    strike_milli: I64  # the strike in thousandths of a dollar (as in the symbol): exact comparisons
     keys: npt.NDArray[np.uint64]
     smile: Smile
     first_day: npt.NDArray[np.int64]  # ordinal of the first day each contract trades
@@ -133,6 +135,8 @@ def build_chain(info: SymbolInfo, spot: float, today: dt.date, seed: int) -> Cha
         np.array([float(c.strike) for c in contracts]),
         np.array([c.kind == "call" for c in contracts]),
         np.array([expiry_ns(c.expiration) for c in contracts], dtype=np.int64),
+        np.array([c.expiration.toordinal() for c in contracts], dtype=np.int64),
+        np.array([int(c.strike * 1000) for c in contracts], dtype=np.int64),
         np.array([c.key for c in contracts], dtype=np.uint64),
         smile,
         np.array([d.toordinal() for d in listing], dtype=np.int64),

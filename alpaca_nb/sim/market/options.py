@@ -81,6 +81,18 @@ class DayTrades:
         return sum(getattr(self, f).nbytes for f in ("index", "ns", "price", "size", "exchange", "keys"))
 
 
+@dataclass(slots=True)
+class LatestTrades:
+    """The latest trade of each of some contracts, as columns (``found`` False: no trade)."""
+
+    found: npt.NDArray[np.bool_]
+    ns: I64
+    price: F64
+    size: I64
+    exchange: npt.NDArray[np.str_]
+    condition: npt.NDArray[np.str_]
+
+
 def half_spread(mid: F64, z: F64) -> F64:
     return np.asarray(0.005 + (0.004 + 0.004 * np.minimum(np.abs(z), 4.0)) * np.maximum(mid, 0.0) ** 0.75)
 
@@ -142,6 +154,13 @@ class OptionsMarket:
         now = self.now() if now is None else now
         forced = self.expire_through is not None and info.expiration <= self.expire_through
         return forced or now >= self.expiry_ns(info)
+
+    def expired_mask(self, chain: Chain, now: int) -> npt.NDArray[np.bool_]:
+        """``expired`` for every contract of ``chain`` at once."""
+        mask = now >= chain.expires
+        if self.expire_through is not None:
+            mask |= chain.day <= self.expire_through.toordinal()
+        return mask
 
     def _chain_of(self, info: ContractInfo) -> Chain:
         chain = self.chain(info.underlying)
@@ -270,12 +289,13 @@ class OptionsMarket:
         i, j = np.searchsorted(d.index, [info.index, info.index + 1])
         return d, int(i), int(j)
 
-    def latest_trades(self, chain: Chain, index: I64, now: int) -> tuple[list[DayTrades | None], I64]:
-        """For each contract of ``index``, the day and row of its latest trade at ``now`` (row -1: none
-        in the last five trading days)."""
-        days: list[DayTrades | None] = [None] * len(index)
-        rows = np.full(len(index), -1, dtype=np.int64)
-        day, missing = cal.et_day_of(now), np.arange(len(index))
+    def latest_trades(self, chain: Chain, index: I64, now: int) -> LatestTrades:
+        """The latest trade at ``now`` of each contract of ``index`` (``found`` False: none in the last
+        eight days), as columns."""
+        n = len(index)
+        out = LatestTrades(np.zeros(n, bool), np.zeros(n, np.int64), np.zeros(n), np.zeros(n, np.int64),
+                           np.full(n, "", _CODES.dtype), np.full(n, "", _CONDITIONS.dtype))  # fmt: skip
+        day, missing = cal.et_day_of(now), np.arange(n)
         for _ in range(8):
             if len(missing) == 0 or day < HISTORY_START:
                 break
@@ -287,19 +307,24 @@ class OptionsMarket:
             want = (index[missing].astype(np.int64) << _KEY_BITS) | cut
             pos = np.searchsorted(d.keys, want, side="right") - 1
             ok = (pos >= 0) & (d.index[np.maximum(pos, 0)] == index[missing])
-            for m, p in zip(missing[ok].tolist(), pos[ok].tolist(), strict=True):
-                days[m], rows[m] = d, p
+            at, rows = missing[ok], pos[ok]
+            out.found[at], out.ns[at], out.price[at], out.size[at] = (
+                True,
+                d.ns[rows],
+                d.price[rows],
+                d.size[rows],
+            )
+            out.exchange[at], out.condition[at] = d.exchange[rows], d.condition[rows]
             missing = missing[~ok]
-        return days, rows
+        return out
 
     def last_trade(self, symbol: str, now: int | None = None) -> tuple[float, int, int] | None:
         now = self.now() if now is None else now
         info = self.info(symbol)
         if info is None:
             return None
-        days, rows = self.latest_trades(self._chain_of(info), np.array([info.index]), now)
-        d, r = days[0], int(rows[0])
-        return None if d is None else (float(d.price[r]), int(d.size[r]), int(d.ns[r]))
+        t = self.latest_trades(self._chain_of(info), np.array([info.index]), now)
+        return (float(t.price[0]), int(t.size[0]), int(t.ns[0])) if t.found[0] else None
 
     def minute_bars(self, info: ContractInfo, day: dt.date) -> Bars:
         d, i, j = self.contract_trades(info, day)

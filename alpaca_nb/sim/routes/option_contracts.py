@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import orjson
 from aiohttp import web
 
 from .. import calendar as cal
 from ..broker import Broker
-from ..http import ACCOUNT, json_response
+from ..http import ACCOUNT, json_response, raw_json_response
+from ..market.chains import Chain
 from ..market.occ import ContractInfo
 from ..market.options import OptionsMarket
 from ..orders import fmt
@@ -48,6 +52,48 @@ def _number(q: Any, name: str) -> Decimal | None:
     return value
 
 
+def _milli(bound: Decimal, up: bool) -> int:
+    """A strike bound in thousandths, rounded inward (strikes are whole thousandths)."""
+    return int((bound * 1000).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR))
+
+
+@dataclass(frozen=True, slots=True)
+class ContractFilter:
+    """The contract filters of a query (type, expiration date or range, strike range), over a chain's
+    arrays at once."""
+
+    kind: str | None = None
+    exact: dt.date | None = None
+    gte: dt.date | None = None
+    lte: dt.date | None = None
+    lo: Decimal | None = None
+    hi: Decimal | None = None
+
+    @classmethod
+    def of(cls, q: Any, kind: str | None) -> ContractFilter:
+        return cls(
+            kind, _date(q, "expiration_date"), _date(q, "expiration_date_gte"),
+            _date(q, "expiration_date_lte"), _number(q, "strike_price_gte"), _number(q, "strike_price_lte"),
+        )  # fmt: skip
+
+    def mask(self, chain: Chain) -> npt.NDArray[np.bool_]:
+        keep = np.ones(len(chain.contracts), bool)
+        if self.kind is not None:
+            keep &= chain.call == (self.kind == "call")
+        for bound, compare in (
+            (self.exact, np.equal),
+            (self.gte, np.greater_equal),
+            (self.lte, np.less_equal),
+        ):
+            if bound is not None:
+                keep &= compare(chain.day, bound.toordinal())
+        if self.lo is not None:
+            keep &= chain.strike_milli >= _milli(self.lo, up=True)
+        if self.hi is not None:
+            keep &= chain.strike_milli <= _milli(self.hi, up=False)
+        return keep
+
+
 def next_weekend(today: dt.date) -> dt.date:
     """The Sunday ending the coming weekend (on a weekend day, the next one)."""
     saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
@@ -59,6 +105,7 @@ class OptionContractRoutes:
         self.broker = broker
         self.options = options
         self._closes: dict[tuple[str, dt.date], dict[str, float]] = {}
+        self._json: dict[tuple[str, dt.date, bool], list[bytes]] = {}  # today's contracts, encoded
 
     def add_to(self, app: web.Application) -> None:
         r = app.router
@@ -93,7 +140,11 @@ class OptionContractRoutes:
         return found
 
     def contract_json(self, info: ContractInfo, now: int, *, deliverables: bool = False) -> dict[str, Any]:
-        expired = self.options.expired(info, now)
+        return self._contract_json(info, now, self.options.expired(info, now), deliverables)
+
+    def _contract_json(
+        self, info: ContractInfo, now: int, expired: bool, deliverables: bool
+    ) -> dict[str, Any]:
         day = cal.et_day_of(now)
         close = self._close_prices(info.underlying, now).get(info.symbol)
         out: dict[str, Any] = {
@@ -130,35 +181,48 @@ class OptionContractRoutes:
                 40010001,
                 f"invalid type: {kind}" if kind not in (None, "call", "put") else f"invalid style: {style}",
             )
-        exact, gte, lte = (
-            _date(q, "expiration_date"),
-            _date(q, "expiration_date_gte"),
-            _date(q, "expiration_date_lte"),
-        )
-        if exact is None and lte is None:
-            lte = next_weekend(today)
-        lo, hi = _number(q, "strike_price_gte"), _number(q, "strike_price_lte")
+        filters = ContractFilter.of(q, kind)
+        if filters.exact is None and filters.lte is None:
+            filters = replace(filters, lte=next_weekend(today))
         root = q.get("root_symbol")
         limit = _limit(q.get("limit"))
         offset = _offset(q.get("page_token"))
-        found: list[ContractInfo] = []
+        deliverables = q.get("show_deliverables", "false").lower() == "true"
+        found: list[bytes] = []
         for underlying in underlyings or self.options.underlyings:
             chain = self.options.chain(underlying.upper())
             if chain is None or (root and root != chain.underlying) or style == "european":
                 continue
-            found += [
-                c for c in chain.contracts
-                if (kind is None or c.kind == kind) and (exact is None or c.expiration == exact)
-                and (gte is None or c.expiration >= gte) and (lte is None or c.expiration <= lte)
-                and (lo is None or c.strike >= lo) and (hi is None or c.strike <= hi)
-                and (self.options.expired(c, now) == (status == "inactive"))
-            ]  # fmt: skip
+            keep = filters.mask(chain) & (self.options.expired_mask(chain, now) == (status == "inactive"))
+            found += self._encoded(chain, np.flatnonzero(keep), now, deliverables)
         page = found[offset : offset + limit]
         more = offset + limit < len(found)
-        token = base64.b64encode(str(offset + limit).encode()).decode() if more else None
-        deliverables = q.get("show_deliverables", "false").lower() == "true"
-        body = [self.contract_json(c, now, deliverables=deliverables) for c in page]
-        return json_response({"option_contracts": body, "next_page_token": token})
+        token = orjson.dumps(base64.b64encode(str(offset + limit).encode()).decode() if more else None)
+        return raw_json_response(
+            b'{"option_contracts":[' + b",".join(page) + b'],"next_page_token":' + token + b"}"
+        )
+
+    def _encoded(
+        self, chain: Chain, index: npt.NDArray[np.int64], now: int, deliverables: bool
+    ) -> list[bytes]:
+        """The JSON of ``chain.contracts[index]``: active ones from a cache of the day's encodings (their
+        close price changes once a day), expired ones encoded now."""
+        day = cal.et_day_of(now)
+        key = (chain.underlying, day, deliverables)
+        cached = self._json.get(key)
+        if cached is None:
+            if any(k[1] != day for k in self._json):
+                self._json.clear()  # yesterday's close prices: gone
+            cached = self._json[key] = [
+                orjson.dumps(self._contract_json(c, now, False, deliverables)) for c in chain.contracts
+            ]
+        expired = self.options.expired_mask(chain, now)
+        return [
+            orjson.dumps(self._contract_json(chain.contracts[i], now, True, deliverables))
+            if expired[i]
+            else cached[i]
+            for i in index.tolist()
+        ]
 
     async def contract(self, request: web.Request) -> web.Response:
         key = request.match_info["symbol_or_id"]

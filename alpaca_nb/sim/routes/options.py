@@ -12,6 +12,7 @@ or days (ET days, stamped at midnight New York time).
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as dt
 from collections.abc import Iterator
 from functools import partial
@@ -22,12 +23,14 @@ from aiohttp import web
 
 from .. import calendar as cal
 from ..http import json_response, raw_json_response
+from ..market.chains import Chain
 from ..market.common import Bars, cut_complete
 from ..market.occ import OCC_RE, ContractInfo
-from ..market.options import EXCHANGES, HISTORY_START, ChainQuotes, OptionsMarket
+from ..market.options import EXCHANGES, HISTORY_START, OptionsMarket
 from ..params import parse_limit, parse_time, parse_timeframe
 from ..wire import ApiError, bar_dicts, iso_nanos
-from .option_contracts import _date, _number
+from .option_contracts import ContractFilter
+from .option_snapshots import chain_snapshots, quote_dicts, trade_dicts
 from .paging import Chunk, ChunkSource, dumps_run, page
 
 PREFIX = "/v1beta1/options"
@@ -130,71 +133,61 @@ class OptionDataRoutes:
         return self._paged(request, "trades", chunks)
 
     # ----- the present --------------------------------------------------------------------------
-    def _by_chain(self, infos: list[ContractInfo]) -> Iterator[tuple[str, np.ndarray]]:
+    def _by_chain(self, infos: list[ContractInfo]) -> Iterator[tuple[Chain, np.ndarray]]:
         groups: dict[str, list[int]] = {}
         for info in infos:
             groups.setdefault(info.underlying, []).append(info.index)
         for underlying, index in groups.items():
-            yield underlying, np.array(index, dtype=np.int64)
-
-    def _quotes(
-        self, infos: list[ContractInfo], now: int
-    ) -> Iterator[tuple[list[ContractInfo], ChainQuotes]]:
-        for underlying, index in self._by_chain(infos):
             chain = self.options.chain(underlying)
             assert chain is not None
-            q = self.options.quotes(chain, index, now)
-            if q is not None:
-                yield [chain.contracts[i] for i in index.tolist()], q
+            yield chain, np.array(index, dtype=np.int64)
 
     async def latest_quotes(self, request: web.Request) -> web.Response:
         self._feed(request)
         now, out = self.options.now(), dict[str, Any]()
-        for contracts, q in self._quotes(self._known(parse_contracts(request.query.get("symbols"))), now):
-            out.update(zip((c.symbol for c in contracts), _quote_dicts(q), strict=True))
+        for chain, index in self._by_chain(self._known(parse_contracts(request.query.get("symbols")))):
+            q = self.options.quotes(chain, index, now)
+            if q is not None:
+                out.update(
+                    zip((chain.contracts[i].symbol for i in index.tolist()), quote_dicts(q), strict=True)
+                )
         return json_response({"quotes": dict(sorted(out.items()))})
 
     async def latest_trades(self, request: web.Request) -> web.Response:
         self._feed(request)
         now, out = self.options.now(), {}
-        for underlying, index in self._by_chain(self._known(parse_contracts(request.query.get("symbols")))):
-            chain = self.options.chain(underlying)
-            assert chain is not None
-            days, rows = self.options.latest_trades(chain, index, now)
-            for i, d, r in zip(index.tolist(), days, rows.tolist(), strict=True):
-                if d is not None:
-                    out[chain.contracts[i].symbol] = _trades(d, [r])[0]
+        for chain, index in self._by_chain(self._known(parse_contracts(request.query.get("symbols")))):
+            trades = trade_dicts(self.options.latest_trades(chain, index, now))
+            for i, trade in zip(index.tolist(), trades, strict=True):
+                if trade is not None:
+                    out[chain.contracts[i].symbol] = trade
         return json_response({"trades": dict(sorted(out.items()))})
 
     def snapshot_map(self, infos: list[ContractInfo], now: int, since: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for contracts, q in self._quotes(infos, now):
-            chain = self.options.chain(contracts[0].underlying)
-            assert chain is not None
-            days, rows = self.options.latest_trades(chain, q.index, now)
-            quotes = _quote_dicts(q)
-            g = q.greeks
-            greeks = zip(
-                *(np.round(a, 8).tolist() for a in (g.delta, g.gamma, g.rho, g.theta, g.vega)), strict=True
-            )
-            for n, (c, quote, (delta, gamma, rho, theta, vega)) in enumerate(
-                zip(contracts, quotes, greeks, strict=True)
-            ):
-                d, r = days[n], int(rows[n])
-                trade_ns = int(d.ns[r]) if d is not None else 0
-                if since is not None and q.ns < since and trade_ns < since:
-                    continue
-                snap: dict[str, Any] = {"latestQuote": quote}
-                if d is not None:
-                    snap["latestTrade"] = _trades(d, [r])[0]
-                snap["greeks"] = {"delta": delta, "gamma": gamma, "rho": rho, "theta": theta, "vega": vega}
-                snap["impliedVolatility"] = round(float(q.iv[n]), 8)
-                out[c.symbol] = snap
+        for chain, index in self._by_chain(infos):
+            out.update(chain_snapshots(self.options, chain, index, now, since))
         return out
 
     def _since(self, request: web.Request) -> int | None:
         raw = request.query.get("updated_since")
         return parse_time(raw, "updated_since") if raw else None
+
+    @staticmethod
+    def _page(request: web.Request) -> tuple[int, str | None]:
+        """(limit, the first symbol of the page) of a snapshots request."""
+        limit = parse_limit(request.query.get("limit"), default=100, maximum=1000)
+        token = request.query.get("page_token")
+        if not token:
+            return limit, None
+        try:
+            return limit, base64.b64decode(token, validate=True).decode()
+        except ValueError:
+            raise ApiError(400, 40010000, "invalid page_token") from None
+
+    @staticmethod
+    def _token(symbol: str | None) -> str | None:
+        return base64.b64encode(symbol.encode()).decode() if symbol else None
 
     async def snapshots(self, request: web.Request) -> web.Response:
         self._feed(request)
@@ -202,24 +195,15 @@ class OptionDataRoutes:
         infos = [
             i for i in self._known(parse_contracts(q.get("symbols"))) if not self.options.expired(i, now)
         ]
-        return self._snapshot_page(request, infos, now)
-
-    def _snapshot_page(self, request: web.Request, infos: list[ContractInfo], now: int) -> web.Response:
-        limit = parse_limit(request.query.get("limit"), default=100, maximum=1000)
-        token = request.query.get("page_token")
-        if token:
-            try:
-                after = base64.b64decode(token, validate=True).decode()
-            except ValueError:
-                raise ApiError(400, 40010000, "invalid page_token") from None
-            infos = [i for i in infos if i.symbol >= after]
-        infos = sorted(infos, key=lambda i: i.symbol)
-        page_infos, rest = infos[:limit], infos[limit:]
-        snaps = self.snapshot_map(page_infos, now, self._since(request))
-        next_token = base64.b64encode(rest[0].symbol.encode()).decode() if rest else None
+        limit, after = self._page(request)
+        infos = sorted((i for i in infos if after is None or i.symbol >= after), key=lambda i: i.symbol)
+        page, rest = infos[:limit], infos[limit:]
+        snaps = self.snapshot_map(page, now, self._since(request))
+        next_token = self._token(rest[0].symbol if rest else None)
         return json_response({"snapshots": dict(sorted(snaps.items())), "next_page_token": next_token})
 
     async def chain(self, request: web.Request) -> web.Response:
+        """A chain page: the contracts' filters over the chain's arrays at once, in symbol order."""
         self._feed(request)
         q, now = request.query, self.options.now()
         chain = self.options.chain(request.match_info["underlying"])
@@ -228,20 +212,16 @@ class OptionDataRoutes:
         kind, root = q.get("type"), q.get("root_symbol")
         if kind not in (None, "call", "put"):
             raise ApiError(400, 40010000, f"invalid type: {kind}")
-        exact, gte, lte = (
-            _date(q, "expiration_date"),
-            _date(q, "expiration_date_gte"),
-            _date(q, "expiration_date_lte"),
-        )
-        lo, hi = _number(q, "strike_price_gte"), _number(q, "strike_price_lte")
-        infos = [
-            c for c in chain.contracts
-            if (kind is None or c.kind == kind) and (root is None or root == c.root)
-            and (exact is None or c.expiration == exact) and (gte is None or c.expiration >= gte)
-            and (lte is None or c.expiration <= lte) and (lo is None or c.strike >= lo)
-            and (hi is None or c.strike <= hi) and not self.options.expired(c, now)
-        ]  # fmt: skip
-        return self._snapshot_page(request, infos, now)
+        keep = ContractFilter.of(q, kind).mask(chain) & ~self.options.expired_mask(chain, now)
+        if root is not None and root != chain.underlying:
+            keep[:] = False
+        limit, after = self._page(request)
+        if after is not None:  # the chain's contracts are in symbol order
+            keep[: bisect.bisect_left(chain.contracts, after, key=lambda c: c.symbol)] = False
+        index = np.flatnonzero(keep)
+        snaps = chain_snapshots(self.options, chain, index[:limit], now, self._since(request))
+        next_token = self._token(chain.contracts[int(index[limit])].symbol if len(index) > limit else None)
+        return json_response({"snapshots": snaps, "next_page_token": next_token})
 
     async def exchanges(self, request: web.Request) -> web.Response:
         return json_response(EXCHANGES)
@@ -271,22 +251,6 @@ def _trades(d: Any, rows: Any) -> list[dict[str, Any]]:
             d.price[idx].tolist(),
             d.size[idx].tolist(),
             d.condition[idx].tolist(),
-            strict=True,
-        )
-    ]
-
-
-def _quote_dicts(q: ChainQuotes) -> list[dict[str, Any]]:
-    t = iso_nanos(np.array([q.ns], dtype=np.int64))[0]
-    return [
-        {"t": t, "ax": ax, "ap": ap, "as": as_, "bx": bx, "bp": bp, "bs": bs_, "c": "A"}
-        for ax, ap, as_, bx, bp, bs_ in zip(
-            q.ask_exchange.tolist(),
-            q.ask.tolist(),
-            q.ask_size.tolist(),
-            q.bid_exchange.tolist(),
-            q.bid.tolist(),
-            q.bid_size.tolist(),
             strict=True,
         )
     ]
