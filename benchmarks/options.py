@@ -10,7 +10,8 @@
    ``get_option_contracts`` for open interest — medians of ``--rounds`` in one process each (alternating;
    clients built and the heap collected before the clock starts, on both sides). The simulator reports
    its own time answering each request (``RequestRecord.seconds``, compression included): the share of
-   each side that is the simulator's;
+   each side that is the simulator's. The simulator gzips with ISA-L here (``compression_engine="isal"``):
+   on loopback bytes are free, and its compression CPU, which both sides wait for, is not what is measured;
 2. ingest: option quotes/s the hub takes from the simulator's pre-encoded replay on the option stream
    (10 a frame, msgpack as Alpaca sends) with 4 QuoteCharts attached.
 """
@@ -39,7 +40,10 @@ def sim_child() -> None:
     """A simulator in its own process: prints its URLs and keys; ``replay N SYM,SYM`` blasts quotes."""
     from alpaca_nb.sim import Simulator
 
-    sim = Simulator(seed=7, hours="always", rate_limit=None, stream_connection_limit=None).start()
+    # ISA-L gzip (docs/simulator.md): on loopback bytes are free, and the server's compression CPU —
+    # which both sides wait for, on the same two cores — is not what is measured.
+    sim = Simulator(seed=7, hours="always", rate_limit=None, stream_connection_limit=None,
+                    compression_engine="isal").start()  # fmt: skip
     key, secret = sim.credentials()
     print(f"{sim.base_url} {sim.data_stream_url} {sim.option_stream_url} {key} {secret}", flush=True)
     seen = 0

@@ -74,8 +74,10 @@ class Simulator(OptionHooks):
         An emulated network link for HTTP answers (benchmarks, tests): each answer waits ``rtt_ms``
         before its first byte, then its bytes leave at ``link_mbps`` megabits per second, one budget
         shared by every connection. Default: none (loopback speed).
-    compression_level:
-        zlib level (1-9) for gzip/deflate answers to requests that accept them, as Alpaca sends.
+    compression_level, compression_engine:
+        zlib level (1-9) for gzip/deflate answers to requests that accept them, as Alpaca sends;
+        ``compression_engine="isal"`` compresses with ISA-L instead (levels 0-3: 6-8x faster, bodies
+        ~15% bigger) — for loopback benchmarks, where the server's CPU is not what is measured.
     ssl_context:
         Serve HTTPS and WSS with this server context (tests of certificate handling); URLs say so.
     crypto_symbols:
@@ -122,6 +124,7 @@ class Simulator(OptionHooks):
         link_mbps: float | None = None,
         rtt_ms: float = 0.0,
         compression_level: int = 6,
+        compression_engine: str = "zlib",
         ssl_context: ssl.SSLContext | None = None,
         crypto_symbols: list[str] | tuple[str, ...] | None = None,
         orderbook_levels: int = 50,
@@ -160,7 +163,7 @@ class Simulator(OptionHooks):
             RateLimiter(rate_limit),
             RateLimiter(rate_limit),
             self._request_log,
-            Compressor(compression_level),
+            Compressor(compression_level, engine=compression_engine),
             self.link,
         )
         self._data = DataRoutes(self.market, plan=plan, cache_bytes=cache_mb * 2**20 * 3 // 4)
