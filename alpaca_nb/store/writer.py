@@ -257,6 +257,7 @@ def download(
         manifest = Manifest.load(root)
         check_source(manifest, asset, params.get("feed"), params.get("adjustment"))
         sweep(root, manifest)
+        manifest.save()  # the store exists (and its feed is fixed) from the first download on
         groups = plan(manifest, asset, tf, sorted(syms), span) if span[0] < span[1] else {}
         writer = PieceWriter(root, manifest, asset, tf)
         bar = (
@@ -272,7 +273,6 @@ def download(
             for piece, group in groups.items():
                 fetch_group(client, writer, dict(params, timeframe=tf), piece, group,
                             page_limit or PAGE_LIMIT, done)  # fmt: skip
-            manifest.save()  # also when there was nothing to fetch: a first download makes a store
         finally:
             if bar is not None:
                 bar.close()
