@@ -79,7 +79,9 @@ def test_store_bars_equal_session_bars(
         assert ours.dtypes.equals(theirs.dtypes) and ours.index.equals(theirs.index)
         assert type(ours.index) is type(theirs.index)
     local = store.bars(symbols[0], timeframe, start, end, tz="America/New_York")
-    pd.testing.assert_frame_equal(local, session.bars(symbols[0], timeframe, start, end, tz="America/New_York"))
+    pd.testing.assert_frame_equal(
+        local, session.bars(symbols[0], timeframe, start, end, tz="America/New_York")
+    )
     assert store.symbols() == sorted(symbols)
     if "/" in symbols[0]:
         dirs = {p.name for p in (tmp_path / "bars").glob("asset=crypto/timeframe=*/symbol=*")}
@@ -101,13 +103,17 @@ def test_a_rerun_fetches_nothing_and_a_later_end_fetches_only_the_new_range(
     assert {p: p.stat().st_ino for p in files} == files  # what was stored stays as it was
     new = sorted(p.name for p in root.rglob("*.parquet") if p not in files)
     assert len(new) == len(UNIVERSE) and all("20241016T" in n.split("-")[1] for n in new), new
-    clean = session.download_bars(UNIVERSE, "1Min", "2024-10-14", "2024-10-22", path=tmp_path / "c", progress=False)
+    clean = session.download_bars(
+        UNIVERSE, "1Min", "2024-10-14", "2024-10-22", path=tmp_path / "c", progress=False
+    )
     pd.testing.assert_frame_equal(grown.bars(UNIVERSE, "1Min"), clean.bars(UNIVERSE, "1Min"))
     pd.testing.assert_frame_equal(
         grown.bars(UNIVERSE, "1Min"), session.bars(UNIVERSE, "1Min", "2024-10-14", "2024-10-22")
     )
     rows = all_rows(root)
-    assert not rows.duplicated(["symbol", "timestamp"]).any() and len(rows) == len(clean.bars(UNIVERSE, "1Min"))
+    assert not rows.duplicated(["symbol", "timestamp"]).any() and len(rows) == len(
+        clean.bars(UNIVERSE, "1Min")
+    )
     cov = first.coverage()
     assert list(cov.columns) == ["symbol", "timeframe", "asset", "start", "end", "bars", "files"]
     assert len(cov) == len(UNIVERSE) and (cov["end"] > pd.Timestamp("2024-10-22", tz="UTC")).all()
@@ -124,8 +130,12 @@ def test_sql_pandas_and_bars_agree(session: Session, tmp_path: Path) -> None:
         "select symbol, count(*) as n, sum(volume)::BIGINT as volume, avg(vwap) as vwap from bars "
         "where asset = 'stock' group by symbol order by symbol"
     ).set_index("symbol")
-    pd.testing.assert_frame_equal(by_sql, by_pandas, check_dtype=False, check_names=False, check_index_type=False)
-    crypto = store.sql("select symbol, typeof(volume) as t, count(*) as n from bars where asset = 'crypto' group by all")
+    pd.testing.assert_frame_equal(
+        by_sql, by_pandas, check_dtype=False, check_names=False, check_index_type=False
+    )
+    crypto = store.sql(
+        "select symbol, typeof(volume) as t, count(*) as n from bars where asset = 'crypto' group by all"
+    )
     assert crypto["symbol"].tolist() == ["BTC/USD"] and crypto["n"][0] == len(store.bars("BTC/USD", "5Min"))
     with pytest.raises(errors.ValidationError, match="DuckDB") as err:
         store.sql("select nope from bars")
@@ -170,17 +180,287 @@ def test_a_fault_mid_download_stops_it_and_a_rerun_resumes_to_the_same_store(
                 s.download_bars(*args, path=root, progress=False, page_limit=500)
             assert "\n" not in str(err.value)
             kept = anb.BarStore(root).coverage()
-            assert kept["bars"].sum() < len(clean.bars(UNIVERSE, "1Min"))  # stopped part-way, kept what was whole
+            assert kept["bars"].sum() < len(
+                clean.bars(UNIVERSE, "1Min")
+            )  # stopped part-way, kept what was whole
             time.sleep(2.6 if fault == "stall" else 0)  # the stalled answer is still carried out
             before = len(sim.requests)
             store = s.download_bars(*args, path=root, progress=False, page_limit=500)
             resumed = len(bar_requests(sim, before))
             whole = int((kept["files"] > 0).sum())
-            print(f"\n{fault} at page {skip + 1}: stopped with {whole} symbol(s) whole; resumed in {resumed} pages")
+            print(
+                f"\n{fault} at page {skip + 1}: stopped with {whole} symbol(s) whole; resumed in {resumed} pages"
+            )
             assert 0 < whole < len(UNIVERSE) and resumed < skip
         assert not sim.faults.pending
-        pd.testing.assert_frame_equal(store.bars(UNIVERSE, "1Min"), clean.bars(UNIVERSE, "1Min"), check_exact=True)
+        pd.testing.assert_frame_equal(
+            store.bars(UNIVERSE, "1Min"), clean.bars(UNIVERSE, "1Min"), check_exact=True
+        )
         assert not all_rows(root).duplicated(["symbol", "timestamp"]).any()
     finally:
         sim.faults.clear()
         s.close()
+
+
+KILLED = r"""
+import sys
+import alpaca_nb as anb
+import alpaca_nb.store, pyarrow.parquet  # noqa: F401  (imported before "ready": kills land in the download)
+from alpaca_nb.config import Endpoints
+
+base, key, secret, root, symbols, start, end = sys.argv[1:8]
+where = Endpoints(base, base, base, base)
+s = anb.connect("paper", api_key=key, secret_key=secret, endpoints={"paper": where}, rate_limit=None, quiet=True)
+print("ready", flush=True)
+s.download_bars(symbols.split(","), "1Min", start, end, path=root, progress=False, page_limit=250)
+print("done", flush=True)
+"""
+
+
+def test_twenty_kills_then_a_resume_equal_a_clean_download_and_no_reader_sees_a_partial_file(
+    session: Session, sim: Simulator, tmp_path: Path
+) -> None:
+    """A download in a subprocess is SIGKILLed at 20 seeded random moments, each run resuming the last;
+    a reader thread polls every visible file and the manifest the whole time."""
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    symbols, start, end = ["AAPL", "AMD", "MSFT", "NVDA", "SPY", "TSLA"], "2024-03-04", "2024-03-16"
+    root = tmp_path / "killed"
+    key, secret = sim.credentials("paper")
+    stop, failures, polls = threading.Event(), [], [0]
+
+    def poll() -> None:  # what any Hive reader sees: every .parquet file not named . or _
+        while not stop.is_set():
+            try:
+                for f in root.rglob("*.parquet"):
+                    if not f.name.startswith((".", "_")):
+                        try:
+                            pq.read_table(f)
+                        except FileNotFoundError:  # a killed run's unlisted file, swept by the next run
+                            pass
+                if (root / "_manifest.json").exists():
+                    anb.BarStore(root).coverage()  # the manifest is always whole and valid
+                polls[0] += 1
+            except Exception as err:
+                failures.append(f"{type(err).__name__}: {err}")
+            time.sleep(0.005)
+
+    reader = threading.Thread(target=poll, daemon=True)
+    reader.start()
+    rng = random.Random(20261202)
+    whole, finished = [], 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    try:
+        for _ in range(20):
+            proc = subprocess.Popen(
+                [sys.executable, "-c", KILLED, sim.base_url, key, secret, str(root), ",".join(symbols), start, end],
+                stdout=subprocess.PIPE, text=True, env=env,
+            )  # fmt: skip
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.3))
+            proc.send_signal(signal.SIGKILL)
+            out = proc.communicate(timeout=30)[0]
+            finished += "done" in out
+            if (root / "_manifest.json").exists():
+                whole.append(int((anb.BarStore(root).coverage()["files"] > 0).sum()))
+    finally:
+        stop.set()
+        reader.join(10)
+    resumed = session.download_bars(symbols, "1Min", start, end, path=root, progress=False)
+    clean = session.download_bars(symbols, "1Min", start, end, path=tmp_path / "clean", progress=False)
+    print(f"\n20 kills: symbols whole after each {whole}; {finished} run(s) finished before their kill; "
+          f"the reader polled {polls[0]} times, saw {len(failures)} bad file(s)")  # fmt: skip
+    assert not failures, failures[:3]
+    assert (
+        polls[0] > 20 and 0 < max(whole) and min(whole) < len(symbols)
+    )  # kills landed before and after pieces
+    names = sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix == ".parquet"
+    )
+    clean_names = sorted(
+        p.relative_to(tmp_path / "clean").as_posix() for p in (tmp_path / "clean").rglob("*.parquet")
+    )
+    assert names == clean_names  # no temporary or orphaned file left, the same files
+    for name in names:
+        assert pq.read_table(root / name).equals(pq.read_table(tmp_path / "clean" / name)), name
+    pd.testing.assert_frame_equal(
+        resumed.bars(symbols, "1Min"), clean.bars(symbols, "1Min"), check_exact=True
+    )
+    assert not all_rows(root).duplicated(["symbol", "timestamp"]).any()
+
+
+# ----- bad input: one line, nothing lost -------------------------------------------------------------
+def _one_line(err: pytest.ExceptionInfo[BaseException]) -> str:
+    text = str(err.value)
+    assert "\n" not in text and len(text) < 400, text
+    return text
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def test_bad_paths_and_arguments_are_refused_in_one_line_before_any_request(
+    session: Session, sim: Simulator, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "thesis.parquet").write_text("not ours")
+    before = len(sim.requests)
+    cases = [
+        (dict(symbols=["AAPL"], path=a_file), errors.StoreError, "is a file"),
+        (dict(symbols=["AAPL"], path=other), errors.StoreError, "without _manifest.json"),
+        (dict(symbols=["AAPL"], path=tmp_path / "s", start=None), errors.ValidationError, "needs a start"),
+        (dict(symbols=["AAPL", "BTC/USD"], path=tmp_path / "s"), errors.ValidationError, "crypto pair"),
+        (dict(symbols=["AAPL"], path=tmp_path / "s", timeframe="7Day"), errors.ValidationError, "timeframe"),
+        (dict(symbols=["AAPL"], path=tmp_path / "s", end="2024-01-01"), errors.ValidationError, "after end"),
+        (dict(symbols=["AAPL"], path=""), errors.ValidationError, "path"),
+    ]
+    for kwargs, kind, needle in cases:
+        call = {"timeframe": "1Day", "start": "2024-03-01", "end": "2024-03-31", **kwargs}
+        with pytest.raises(kind) as err:
+            session.download_bars(call.pop("symbols"), call.pop("timeframe"), call.pop("start"), call.pop("end"),
+                                  progress=False, **call)  # fmt: skip
+        assert needle in _one_line(err), (kwargs, str(err.value))
+    assert bar_requests(sim, before) == []
+    assert a_file.read_text() == "mine" and (other / "thesis.parquet").read_text() == "not ours"
+    with pytest.raises(errors.SymbolNotFoundError) as err:
+        session.download_bars(
+            ["AAPL", "ZZZZQ"], "1Day", "2024-03-01", "2024-03-31", path=tmp_path / "u", progress=False
+        )
+    assert "ZZZZQ" in _one_line(err)
+    with pytest.raises(errors.StoreError, match="no bar store"):
+        anb.BarStore(tmp_path / "nowhere")
+
+
+def test_another_feed_or_adjustment_is_refused_and_the_store_is_unchanged(
+    session: Session, tmp_path: Path
+) -> None:
+    store = session.download_bars(["AAPL"], "1Day", "2024-03-01", "2024-03-31", path=tmp_path, progress=False)
+    kept = _snapshot(tmp_path)
+    for extra in ({"feed": "sip"}, {"adjustment": "split"}, {"feed": "iex", "adjustment": "raw"}):
+        with pytest.raises(errors.StoreError) as err:
+            session.download_bars(
+                ["MSFT"], "1Day", "2024-03-01", "2024-03-31", path=tmp_path, progress=False, **extra
+            )
+        assert "holds stock bars of feed Alpaca's default" in _one_line(err)
+    assert _snapshot(tmp_path) == kept
+    # crypto has neither: it goes into the same store
+    session.download_bars(["BTC/USD"], "1Day", "2024-03-01", "2024-03-31", path=tmp_path, progress=False)
+    assert store.symbols() == ["AAPL", "BTC/USD"]
+
+
+def test_ranges_not_downloaded_are_an_error_not_a_shorter_frame(session: Session, tmp_path: Path) -> None:
+    store = session.download_bars(
+        ["AAPL", "MSFT"], "1Hour", "2024-03-04", "2024-03-08", path=tmp_path, progress=False
+    )
+    for args, needle in [
+        (
+            (["AAPL"], "1Hour", "2024-03-01", "2024-03-08"),
+            "2024-03-01T05:00:00Z → 2024-03-04T05:00:00Z is not in",
+        ),
+        (("AAPL", "1Hour", "2024-03-04", "2024-03-12"), "is not in the store"),
+        (("SPY", "1Hour", "2024-03-04", "2024-03-05"), "SPY 1Hour: not in the store"),
+        (("AAPL", "1Day", "2024-03-04", "2024-03-05"), "AAPL 1Day: not in the store"),
+    ]:
+        with pytest.raises(errors.StoreError) as err:
+            store.bars(*args)
+        assert needle in _one_line(err)
+
+
+def test_a_second_download_into_the_same_store_is_refused_while_the_first_runs(
+    session: Session, sim: Simulator, tmp_path: Path
+) -> None:
+    sim.faults.stall("GET", BARS, seconds=1.5)  # the first download's first page takes 1.5 s
+    box: dict[str, object] = {}
+
+    def first() -> None:
+        box["store"] = session.download_bars(
+            UNIVERSE, "1Hour", "2024-05-01", "2024-05-31", path=tmp_path, progress=False
+        )
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        with pytest.raises(errors.StoreBusyError) as err:
+            session.download_bars(
+                ["AAPL"], "1Hour", "2024-05-01", "2024-06-30", path=tmp_path, progress=False
+            )
+        assert f"another download (pid {os.getpid()})" in _one_line(err) and "refused" in str(err.value)
+    finally:
+        thread.join(30)
+        sim.faults.clear()
+    store = box["store"]
+    assert isinstance(store, anb.BarStore)
+    pd.testing.assert_frame_equal(
+        store.bars(UNIVERSE, "1Hour"), session.bars(UNIVERSE, "1Hour", "2024-05-01", "2024-05-31")
+    )
+    session.download_bars(
+        ["AAPL"], "1Hour", "2024-05-01", "2024-06-30", path=tmp_path, progress=False
+    )  # now it may
+
+
+@pytest.mark.parametrize("edit", ["range", "rows", "garbage", "version"])
+def test_a_manifest_edited_by_hand_is_refused_in_one_line_and_nothing_is_lost(
+    session: Session, tmp_path: Path, edit: str
+) -> None:
+    session.download_bars(["AAPL", "MSFT"], "1Day", "2024-01-01", "2024-03-31", path=tmp_path, progress=False)
+    manifest = tmp_path / "_manifest.json"
+    body = json.loads(manifest.read_text())
+    series = body["series"]["stock/1Day/AAPL"]
+    if edit == "range":
+        series["ranges"][0][1] = "2024-12-31T05:00:00Z"  # claims bars nobody fetched
+    elif edit == "rows":
+        next(iter(series["files"].values()))["rows"] = 1
+    elif edit == "version":
+        body["version"] = 99
+    text = "{ not json" if edit == "garbage" else json.dumps(body, indent=1)
+    manifest.write_text(text)
+    kept = _snapshot(tmp_path)
+    for action in (lambda: anb.BarStore(tmp_path).bars("AAPL", "1Day"),
+                   lambda: session.download_bars(["AAPL"], "1Day", "2024-01-01", "2024-06-30", path=tmp_path,
+                                                 progress=False)):  # fmt: skip
+        with pytest.raises(errors.StoreError) as err:
+            action()
+        assert "_manifest.json is not a manifest" in _one_line(err) and "edited by hand" in str(err.value)
+    assert _snapshot(tmp_path) == kept  # nothing deleted, nothing rewritten
+
+
+def test_a_killed_runs_leftovers_are_swept_and_refetched(session: Session, tmp_path: Path) -> None:
+    """What a kill can leave: a temporary file, and a whole file renamed just before the manifest listed it."""
+    store = session.download_bars(
+        ["AAPL", "MSFT"], "1Day", "2024-01-01", "2024-02-29", path=tmp_path, progress=False
+    )
+    listed = sorted(tmp_path.rglob("*.parquet"))
+    unlisted = listed[0].with_name("part-20240301T050000Z-20240401T040000Z.parquet")
+    unlisted.write_bytes(listed[0].read_bytes())  # bars a reader would count twice if it stayed
+    partial = listed[0].with_name(".part-20240301T050000Z-20240401T040000Z.123.tmp")
+    partial.write_bytes(b"PAR1 half")
+    mine = listed[0].with_name("my-notes.txt")
+    mine.write_text("keep me")
+    session.download_bars(["AAPL", "MSFT"], "1Day", "2024-01-01", "2024-03-31", path=tmp_path, progress=False)
+    assert not partial.exists() and not unlisted.exists() and mine.read_text() == "keep me"
+    assert not all_rows(tmp_path).duplicated(["symbol", "timestamp"]).any()
+    pd.testing.assert_frame_equal(store.bars(["AAPL", "MSFT"], "1Day"),
+                                  session.bars(["AAPL", "MSFT"], "1Day", "2024-01-01", "2024-03-31"))  # fmt: skip
+
+
+def test_no_key_or_secret_is_written_to_the_store(session: Session, sim: Simulator, tmp_path: Path) -> None:
+    session.download_bars(["AAPL"], "1Day", "2024-01-01", "2024-01-31", path=tmp_path, progress=False)
+    key, secret = sim.credentials("paper")
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert key.encode() not in data and secret.encode() not in data, path
