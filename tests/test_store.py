@@ -3,6 +3,7 @@ downloads, DuckDB/pandas agreeing, one-line errors on bad input — against the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -188,9 +189,7 @@ def test_a_fault_mid_download_stops_it_and_a_rerun_resumes_to_the_same_store(
             store = s.download_bars(*args, path=root, progress=False, page_limit=500)
             resumed = len(bar_requests(sim, before))
             whole = int((kept["files"] > 0).sum())
-            print(
-                f"\n{fault} at page {skip + 1}: stopped with {whole} symbol(s) whole; resumed in {resumed} pages"
-            )
+            print(f"\n{fault} at page {skip + 1}: {whole} symbol(s) whole; resumed in {resumed} pages")
             assert 0 < whole < len(UNIVERSE) and resumed < skip
         assert not sim.faults.pending
         pd.testing.assert_frame_equal(
@@ -210,7 +209,8 @@ from alpaca_nb.config import Endpoints
 
 base, key, secret, root, symbols, start, end = sys.argv[1:8]
 where = Endpoints(base, base, base, base)
-s = anb.connect("paper", api_key=key, secret_key=secret, endpoints={"paper": where}, rate_limit=None, quiet=True)
+s = anb.connect("paper", api_key=key, secret_key=secret, endpoints={"paper": where}, rate_limit=None,
+                quiet=True)
 print("ready", flush=True)
 s.download_bars(symbols.split(","), "1Min", start, end, path=root, progress=False, page_limit=250)
 print("done", flush=True)
@@ -239,10 +239,8 @@ def test_twenty_kills_then_a_resume_equal_a_clean_download_and_no_reader_sees_a_
             try:
                 for f in root.rglob("*.parquet"):
                     if not f.name.startswith((".", "_")):
-                        try:
+                        with contextlib.suppress(FileNotFoundError):  # swept by the next run: fine
                             pq.read_table(f)
-                        except FileNotFoundError:  # a killed run's unlisted file, swept by the next run
-                            pass
                 if (root / "_manifest.json").exists():
                     anb.BarStore(root).coverage()  # the manifest is always whole and valid
                 polls[0] += 1
@@ -258,7 +256,8 @@ def test_twenty_kills_then_a_resume_equal_a_clean_download_and_no_reader_sees_a_
     try:
         for _ in range(20):
             proc = subprocess.Popen(
-                [sys.executable, "-c", KILLED, sim.base_url, key, secret, str(root), ",".join(symbols), start, end],
+                [sys.executable, "-c", KILLED, sim.base_url, key, secret, str(root), ",".join(symbols), start,
+                 end],
                 stdout=subprocess.PIPE, text=True, env=env,
             )  # fmt: skip
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -277,7 +276,7 @@ def test_twenty_kills_then_a_resume_equal_a_clean_download_and_no_reader_sees_a_
           f"the reader polled {polls[0]} times, saw {len(failures)} bad file(s)")  # fmt: skip
     assert not failures, failures[:3]
     assert (
-        polls[0] > 20 and 0 < max(whole) and min(whole) < len(symbols)
+        polls[0] > 20 and max(whole) > 0 and min(whole) < len(symbols)
     )  # kills landed before and after pieces
     names = sorted(
         p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix == ".parquet"
@@ -330,8 +329,8 @@ def test_bad_paths_and_arguments_are_refused_in_one_line_before_any_request(
     for kwargs, kind, needle in cases:
         call = {"timeframe": "1Day", "start": "2024-03-01", "end": "2024-03-31", **kwargs}
         with pytest.raises(kind) as err:
-            session.download_bars(call.pop("symbols"), call.pop("timeframe"), call.pop("start"), call.pop("end"),
-                                  progress=False, **call)  # fmt: skip
+            syms, timeframe, start, end = (call.pop(k) for k in ("symbols", "timeframe", "start", "end"))
+            session.download_bars(syms, timeframe, start, end, progress=False, **call)
         assert needle in _one_line(err), (kwargs, str(err.value))
     assert bar_requests(sim, before) == []
     assert a_file.read_text() == "mine" and (other / "thesis.parquet").read_text() == "not ours"
@@ -439,7 +438,7 @@ def test_a_manifest_edited_by_hand_is_refused_in_one_line_and_nothing_is_lost(
 
 
 def test_a_killed_runs_leftovers_are_swept_and_refetched(session: Session, tmp_path: Path) -> None:
-    """What a kill can leave: a temporary file, and a whole file renamed just before the manifest listed it."""
+    """What a kill can leave: a temporary file; a whole file renamed just before the manifest listed it."""
     store = session.download_bars(
         ["AAPL", "MSFT"], "1Day", "2024-01-01", "2024-02-29", path=tmp_path, progress=False
     )
@@ -453,8 +452,8 @@ def test_a_killed_runs_leftovers_are_swept_and_refetched(session: Session, tmp_p
     session.download_bars(["AAPL", "MSFT"], "1Day", "2024-01-01", "2024-03-31", path=tmp_path, progress=False)
     assert not partial.exists() and not unlisted.exists() and mine.read_text() == "keep me"
     assert not all_rows(tmp_path).duplicated(["symbol", "timestamp"]).any()
-    pd.testing.assert_frame_equal(store.bars(["AAPL", "MSFT"], "1Day"),
-                                  session.bars(["AAPL", "MSFT"], "1Day", "2024-01-01", "2024-03-31"))  # fmt: skip
+    expected = session.bars(["AAPL", "MSFT"], "1Day", "2024-01-01", "2024-03-31")
+    pd.testing.assert_frame_equal(store.bars(["AAPL", "MSFT"], "1Day"), expected)
 
 
 def test_no_key_or_secret_is_written_to_the_store(session: Session, sim: Simulator, tmp_path: Path) -> None:
