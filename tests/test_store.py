@@ -463,3 +463,51 @@ def test_no_key_or_secret_is_written_to_the_store(session: Session, sim: Simulat
         if path.is_file():
             data = path.read_bytes()
             assert key.encode() not in data and secret.encode() not in data, path
+
+
+# ----- beyond one machine ----------------------------------------------------------------------------
+def test_dask_on_a_local_cluster_reads_the_plain_parquet_and_agrees_with_duckdb_and_pandas(
+    session: Session, tmp_path: Path
+) -> None:
+    """The store read with no alpaca_nb at all: Dask's read_parquet on the directory, two workers."""
+    dd = pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    store = session.download_bars(
+        UNIVERSE, "15Min", "2023-12-01", "2024-01-31", path=tmp_path, progress=False
+    )
+    session.download_bars(["BTC/USD"], "15Min", "2023-12-01", "2024-01-31", path=tmp_path, progress=False)
+    frame = store.bars(UNIVERSE, "15Min")
+    by_pandas = (
+        frame.groupby(level="symbol")
+        .agg(n=("close", "size"), volume=("volume", "sum"), high=("high", "max"), vwap=("vwap", "mean"))
+        .sort_index()
+    )
+    by_duckdb = store.sql(
+        "select symbol, count(*) as n, sum(volume)::BIGINT as volume, max(high) as high, avg(vwap) as vwap "
+        "from bars where asset = 'stock' and timeframe = '15Min' group by symbol order by symbol"
+    ).set_index("symbol")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                 dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        assert len(client.scheduler_info()["workers"]) == 2
+        bars = dd.read_parquet(str(tmp_path / "asset=stock"), dataset={"partitioning": "hive"})
+        bars = bars[bars["timeframe"] == "15Min"]
+        by_dask = (
+            bars.groupby("symbol", observed=True)
+            .agg(n=("close", "size"), volume=("volume", "sum"), high=("high", "max"), vwap=("vwap", "mean"))
+            .compute()
+        )
+        years = sorted(bars["year"].astype(int).unique().compute())
+    by_dask.index = by_dask.index.astype(str)
+    by_dask = by_dask.sort_index()
+    assert years == [2023, 2024] and by_dask.index.tolist() == UNIVERSE_SORTED
+    for other in (by_duckdb, by_dask):
+        pd.testing.assert_frame_equal(
+            other, by_pandas, check_dtype=False, check_names=False, check_index_type=False
+        )
+    print(f"\nDask (2 workers), DuckDB and pandas agree on {int(by_pandas['n'].sum()):,} bars")
+
+
+UNIVERSE_SORTED = sorted(UNIVERSE)
