@@ -511,3 +511,51 @@ def test_dask_on_a_local_cluster_reads_the_plain_parquet_and_agrees_with_duckdb_
 
 
 UNIVERSE_SORTED = sorted(UNIVERSE)
+
+
+# ----- %alpaca download / store ----------------------------------------------------------------------
+def test_magics_download_and_store(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from alpaca_nb.session import close_current
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "alpaca_nb")
+    s = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True)
+    try:
+        line = f"download AAPL,BTC/USD 1Hour --start 2024-03-04 --end 2024-03-08 --path {tmp_path}"
+        capsys.readouterr()
+        result = shell.run_cell(f"%alpaca {line}")
+        shown = capsys.readouterr()
+        assert (
+            result.error_in_exec is not None
+            and "ValidationError: one asset class per call" in shown.out + shown.err
+        )
+        store = shell.run_line_magic("alpaca", line.replace(",BTC/USD", ""))
+        assert isinstance(store, anb.BarStore)
+        pd.testing.assert_frame_equal(
+            store.bars("AAPL", "1Hour"), s.bars("AAPL", "1Hour", "2024-03-04", "2024-03-08")
+        )
+        shell.run_line_magic("alpaca", f"store {tmp_path} -o cov")
+        cov = shell.user_ns["cov"]
+        assert cov[["symbol", "timeframe", "files"]].values.tolist() == [["AAPL", "1Hour", 1]]
+        for bad, needle in [
+            (
+                f"%alpaca download AAPL 1Hour --path {tmp_path}",
+                "the following arguments are required: --start",
+            ),
+            (f"%alpaca store {tmp_path / 'nowhere'}", "StoreError: no bar store"),
+            (
+                f"%alpaca download AAPL 1Hour --start 2024-03-04 --path {tmp_path} --adjustment split",
+                "StoreError",
+            ),
+        ]:
+            capsys.readouterr()
+            result = shell.run_cell(bad)
+            shown = capsys.readouterr()
+            text = shown.out + shown.err
+            assert result.error_in_exec is not None and needle in text and text.strip().count("\n") == 0, text
+    finally:
+        close_current()
