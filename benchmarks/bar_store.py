@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -56,7 +57,9 @@ def _session(base: str, key: str, secret: str) -> Any:
                        timeout=120, quiet=True)  # fmt: skip
 
 
-def run_download(base: str, key: str, secret: str, root: str, symbols: str, start: str, end: str) -> dict[str, Any]:
+def run_download(
+    base: str, key: str, secret: str, root: str, symbols: str, start: str, end: str
+) -> dict[str, Any]:
     """In its own process: the download, its time and peak RSS."""
     session = _session(base, key, secret)
     t0 = time.perf_counter()
@@ -66,9 +69,10 @@ def run_download(base: str, key: str, secret: str, root: str, symbols: str, star
     return {"seconds": seconds, "bars": bars, "peak_rss": _vm("VmHWM")}
 
 
-def _child(*args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "_download", *args], capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
+def _child(base: str, key: str, secret: str, *args: str) -> dict[str, Any]:
+    env = dict(os.environ, ANB_BENCH_KEY=key, ANB_BENCH_SECRET=secret)  # keys never on a command line
+    out = subprocess.run([sys.executable, __file__, "_download", base, *args], capture_output=True, text=True,
+                         check=True, env=env).stdout  # fmt: skip
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -153,6 +157,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_download":
-        print(json.dumps(run_download(*sys.argv[2:9])))
+        base, *rest = sys.argv[2:7]
+        print(
+            json.dumps(run_download(base, os.environ["ANB_BENCH_KEY"], os.environ["ANB_BENCH_SECRET"], *rest))
+        )
     else:
         main()

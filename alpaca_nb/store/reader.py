@@ -48,10 +48,19 @@ class BarStore:
         if not (self.path / NAME).exists():
             raise StoreError(f"no bar store at {self.path} (no {NAME}): fill one with s.download_bars(...)")
         self._duck: Any = None
+        self._cached: tuple[tuple[int, int, int], Manifest] | None = None
 
     def manifest(self) -> Manifest:
-        """The manifest as it is now (read again on every call: a download may be adding to it)."""
-        return Manifest.load(self.path)
+        """The manifest as it is now (a download may be adding to it: read again whenever the file was
+        replaced)."""
+        try:
+            st = (self.path / NAME).stat()
+        except FileNotFoundError:
+            raise StoreError(f"{self.path / NAME} is gone: was the store deleted?") from None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._cached is None or self._cached[0] != stamp:
+            self._cached = (stamp, Manifest.load(self.path))
+        return self._cached[1]
 
     def __repr__(self) -> str:
         m = self.manifest()

@@ -36,6 +36,8 @@ from ..rest import decode_json
 from .layout import PART_RE, Range, arrow_schema, bounds, data_files, file_name, iso, series_dir, years
 from .manifest import NAME, UNSET, Manifest
 
+SAVE_EVERY_S = 0.5  # the manifest is rewritten at most this often while pieces complete
+
 
 @contextmanager
 def locked(root: Path) -> Iterator[None]:
@@ -127,6 +129,8 @@ class PieceWriter:
         self.root, self.manifest, self.asset, self.timeframe = root, manifest, asset, timeframe
         self.schema = arrow_schema(asset)
         self.rows = 0
+        self.dirty = False
+        self.saved_at = time.monotonic()
 
     def write(self, symbol: str, piece: Range, parts: list[dict[str, np.ndarray]]) -> None:
         import pyarrow as pa
@@ -158,8 +162,19 @@ class PieceWriter:
                 os.fsync(f.fileno())
             os.replace(tmp, final)
         self.manifest.add(key, piece, rel, n)
-        self.manifest.save()
         self.rows += n
+        self.dirty = True
+        if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
+            self.save()
+
+    def save(self) -> None:
+        """Replace the manifest (after each piece, at most every ``SAVE_EVERY_S``; always at the end,
+        also after an error). A kill between two saves costs the pieces written since the last one:
+        their files are swept and fetched again by the next download."""
+        if self.dirty:
+            self.manifest.save()
+            self.dirty = False
+        self.saved_at = time.monotonic()
 
 
 def fetch_group(
@@ -243,6 +258,11 @@ def download(
 
     syms, _ = symbols_for(client, symbols)
     asset: AssetClass = client.asset
+    if asset.key not in ("stock", "crypto"):
+        raise ValidationError(f"the bar store holds stock and crypto bars, not {asset.label}s")
+    if page_limit is not None and (isinstance(page_limit, bool) or not isinstance(page_limit, int)
+                                   or not 1 <= page_limit <= PAGE_LIMIT):  # fmt: skip
+        raise ValidationError(f"page_limit must be an integer from 1 to {PAGE_LIMIT:,}, not {page_limit!r}")
     if start is None:
         raise ValidationError("start: a download needs a start (e.g. start='2024-01-01')")
     params = bar_params(syms, timeframe, start, end, limit=None, feed=feed, adjustment=adjustment,
@@ -274,6 +294,7 @@ def download(
                 fetch_group(client, writer, dict(params, timeframe=tf), piece, group,
                             page_limit or PAGE_LIMIT, done)  # fmt: skip
         finally:
+            writer.save()
             if bar is not None:
                 bar.close()
     return BarStore(root)
