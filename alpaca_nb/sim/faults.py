@@ -107,7 +107,14 @@ class Faults:
         self._arm(FaultRule("fail", method.upper(), path, times, after_apply, status=status, skip=skip))
 
     def stall(
-        self, method: str, path: str, seconds: float, times: int = 1, after_apply: bool = False, *, skip: int = 0
+        self,
+        method: str,
+        path: str,
+        seconds: float,
+        times: int = 1,
+        after_apply: bool = False,
+        *,
+        skip: int = 0,
     ) -> None:
         """Hold the next matching requests ``seconds`` before (or, ``after_apply``, after) handling them.
 
@@ -132,14 +139,21 @@ class Faults:
         self._arm(FaultRule("truncate", method.upper(), path, times, after_apply, skip=skip))
 
     def garbage(
-        self, method: str, path: str, times: int = 1, after_apply: bool = False, *, body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        times: int = 1,
+        after_apply: bool = False,
+        *,
+        body: bytes | None = None,
+        skip: int = 0,
     ) -> None:
         """Answer 200 (``application/json``) with a body that is not JSON.
 
         By default an HTML error page, or with ``after_apply=True`` the first half of the real
         answer (a cut-off JSON prefix); ``body`` sends those bytes instead.
         """
-        self._arm(FaultRule("garbage", method.upper(), path, times, after_apply, body=body))
+        self._arm(FaultRule("garbage", method.upper(), path, times, after_apply, body=body, skip=skip))
 
     def take(self, method: str, path: str) -> FaultRule | None:
         """The first armed rule matching this request, consumed once (called by the server)."""
