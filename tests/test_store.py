@@ -4,6 +4,7 @@ downloads, DuckDB/pandas agreeing, one-line errors on bad input — against the 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import threading
@@ -566,3 +567,37 @@ def test_magics_download_and_store(
             assert result.error_in_exec is not None and needle in text and text.strip().count("\n") == 0, text
     finally:
         close_current()
+
+
+# ----- ranges ----------------------------------------------------------------------------------------
+def test_range_arithmetic_gaps_merges_and_year_cuts() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from alpaca_nb.store.layout import NS, bounds, gaps, merged, years
+
+    spans = st.lists(st.tuples(st.integers(0, 200), st.integers(1, 50)).map(lambda t: (t[0], t[0] + t[1])))
+
+    @given(spans, st.integers(0, 250), st.integers(1, 100))
+    def check(ranges: list[tuple[int, int]], lo: int, width: int) -> None:
+        covered = merged(ranges)
+        assert all(a < b for a, b in covered) and all(b < c for (_, b), (c, _) in itertools.pairwise(covered))
+        hi = lo + width
+        missing = gaps(covered, lo, hi)
+        inside = {x for a, b in covered for x in range(a, b)}
+        assert {x for a, b in missing for x in range(a, b)} == set(range(lo, hi)) - inside
+
+    check()
+    day = pd.Timestamp("2024-12-30 15:00", tz="UTC")
+    pieces = list(years(int(day.value), int((day + pd.Timedelta(days=3)).value)))
+    assert [y for y, _ in pieces] == [2024, 2025] and pieces[0][1][1] == pd.Timestamp(
+        "2025-01-01", tz="UTC"
+    ).value
+    now = int(pd.Timestamp("2024-10-14 14:30:30", tz="UTC").value)
+    start, end = pd.Timestamp("2024-10-14", tz="UTC"), pd.Timestamp("2024-10-20", tz="UTC")
+    assert bounds(start, end, "1Min", now)[1] == now - 60 * NS + NS  # 14:29 is final, 14:30 still forming
+    assert bounds(start, None, "1Day", now)[1] <= now - 86_400 * NS  # today's daily bar waits
+    assert bounds(start, pd.Timestamp("2024-10-13 10:00:00.5", tz="UTC"), "1Min", now) == (
+        start.value,
+        pd.Timestamp("2024-10-13 10:00:01", tz="UTC").value,
+    )
