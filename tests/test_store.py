@@ -152,6 +152,7 @@ def test_sql_pandas_and_bars_agree(session: Session, tmp_path: Path) -> None:
         ("reset", errors.ConnectionLostError),
         ("stall", errors.RequestTimeoutError),
         ("truncate", errors.TransportError),
+        ("garbage", errors.InvalidResponseError),
         ("429", None),  # waited out: the download completes in one go
     ],
 )
@@ -170,6 +171,8 @@ def test_a_fault_mid_download_stops_it_and_a_rerun_resumes_to_the_same_store(
             sim.faults.stall("GET", BARS, seconds=2.5, skip=skip)  # longer than the session's 1 s timeout
         elif fault == "reset":
             sim.faults.reset("GET", BARS, skip=skip)
+        elif fault == "garbage":
+            sim.faults.garbage("GET", BARS, after_apply=True, skip=skip)  # half of the real page: not JSON
         else:
             sim.faults.truncate("GET", BARS, after_apply=True, skip=skip)
         root = tmp_path / "faulty"

@@ -151,7 +151,7 @@ class PieceWriter:
                 pa.array(np.concatenate([p[f.name] for p in parts]), f.type) for f in list(self.schema)[1:]
             ]
             table = pa.Table.from_arrays(columns, schema=self.schema)
-            year = years(*piece).__next__()[0]
+            year = next(years(*piece))[0]
             rel = f"{series_dir(self.asset, self.timeframe, symbol)}/year={year}/{file_name(*piece)}"
             final = self.root / rel
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -209,14 +209,15 @@ def fetch_group(
     pages = fetch_pages(client, path, query, None, count_items, page_limit=page_limit)
     try:
         for chain, body in pages:
-            with wire_shape(what, "bars"):
+            with wire_shape(what, "bars"):  # a page not of Alpaca's shape: one line, nothing written of it
                 payload = decode_json(body, what, "GET", path)
-                for symbol, rows in symbol_rows(payload, "bars"):
-                    if symbol not in asked or symbol in written:
-                        raise InvalidResponseError(f"{what}: bars of {symbol} where none were expected")
-                    if chain in current and current[chain][0] != symbol:
-                        finish(chain)
-                    current.setdefault(chain, (symbol, []))[1].append(bar_columns(rows, asset))
+                page = [(symbol, bar_columns(rows, asset)) for symbol, rows in symbol_rows(payload, "bars")]
+            for symbol, columns in page:
+                if symbol not in asked or symbol in written:
+                    raise InvalidResponseError(f"{what}: bars of {symbol} where none were expected")
+                if chain in current and current[chain][0] != symbol:
+                    finish(chain)
+                current.setdefault(chain, (symbol, []))[1].append(columns)
             if next_token(body) is None and chain in current:
                 finish(chain)
     finally:
