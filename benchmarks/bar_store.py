@@ -9,9 +9,10 @@ default (DESIGN §7), then what the store is for — one run, each figure agains
 * again:     the same call once more: nothing is missing, nothing is fetched
 * DuckDB:    an aggregate over every bar in the store (count, sum(volume), avg(close), max(high) by
              symbol), first query and best of three — target ≤ 3 s
-* reload:    one symbol's whole range from the store (``BarStore.bars``) against re-downloading it
-             (``Session.bars``, from the simulator's warm cache: a generous baseline) in the same run,
-             best of three each — target ≥ 20x faster
+* reload:    one symbol's whole range from the store (``BarStore.bars``, best of three) against
+             re-downloading it (``Session.bars``) in the same run: the first time (the simulator's caches
+             cold, as a server's) and from the simulator's cache of encoded days (the most generous
+             baseline loopback allows) — target ≥ 20x faster
 * on disk:   the store's bytes, and bytes per bar (zstd Parquet)
 
 ``--quick`` (20 symbols × 30 days) is the small variant; ``make bench`` runs the full size.
@@ -83,7 +84,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365, help="calendar days from --start")
     parser.add_argument("--start", default="2024-01-01")
     parser.add_argument("--quick", action="store_true", help="20 symbols × 30 days")
-    parser.add_argument("--keep", help="write the store here and keep it (default: a temporary directory)")
+    parser.add_argument(
+        "--keep",
+        help="write the store here and keep it (default: a temporary directory); "
+        "a store already there is reused and its download not timed",
+    )
     args = parser.parse_args()
     if args.quick:
         args.symbols, args.days = 20, 30
@@ -98,10 +103,14 @@ def main() -> None:
     try:
         print(f"== bar store: {len(symbols)} symbols × {args.days} days of 1-minute bars ({start_s} → {end} ET), "
               f"simulator in its own process (pid {sim.pid}); store at {root}")  # fmt: skip
+        existed = (root / "_manifest.json").exists()
         down = _child(base, key, secret, str(root), ",".join(symbols), start_s, end)
         bars = down["bars"]
-        print(f"download: {bars:,} bars in {down['seconds']:.1f} s ({bars / down['seconds']:,.0f} bars/s), "
-              f"peak RSS {down['peak_rss'] / 1e9:.2f} GB")  # fmt: skip
+        if existed:  # --keep on a store a earlier run filled: its download figures are that run's
+            print(f"download: the store at {root} already held the range ({bars:,} bars): not timed here")
+        else:
+            print(f"download: {bars:,} bars in {down['seconds']:.1f} s ({bars / down['seconds']:,.0f} bars/s), "
+                  f"peak RSS {down['peak_rss'] / 1e9:.2f} GB")  # fmt: skip
         again = _child(base, key, secret, str(root), ",".join(symbols), start_s, end)
         print(f"the same download again: {again['seconds']:.2f} s (nothing missing, nothing fetched)")
 
@@ -120,29 +129,39 @@ def main() -> None:
 
         session = _session(base, key, secret)
         one = symbols[0]
-        store.bars(symbols[-1], "1Min", start_s, end)  # imports (pyarrow.dataset…) paid before the clock
+        store.bars(symbols[-1], "1Min", start_s, end)  # imports (pyarrow…) paid before the clock
         session.bars(symbols[-1], "1Min", start_s, end, progress=False)
-        reload_s = fetch_s = float("inf")
-        for _ in range(3):  # best of three each (2 shared cores: noisy)
-            t0 = time.perf_counter()
-            reloaded = store.bars(one, "1Min", start_s, end)
-            reload_s = min(reload_s, time.perf_counter() - t0)
+        fetch_s = []  # the first re-download finds the simulator's caches cold (as a server's would be);
+        reload_s = []  # the next ones are served from its cache of encoded days: the most generous baseline
+        for _ in range(3):
             t0 = time.perf_counter()
             fetched = session.bars(one, "1Min", start_s, end, progress=False)
-            fetch_s = min(fetch_s, time.perf_counter() - t0)
-        assert reloaded.equals(fetched)
+            fetch_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            reloaded = store.bars(one, "1Min", start_s, end)
+            reload_s.append(time.perf_counter() - t0)
+            assert reloaded.equals(fetched)
         size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
         files = sum(1 for _ in root.rglob("*.parquet"))
-        print(f"reload {one} ({len(reloaded):,} bars): store {reload_s * 1000:.0f} ms, re-download "
-              f"{fetch_s * 1000:.0f} ms: {fetch_s / reload_s:.1f}x")  # fmt: skip
+        best = min(reload_s)
+        print(f"reload {one} ({len(reloaded):,} bars) from the store: {', '.join(f'{x * 1000:.0f}' for x in reload_s)} ms; "
+              f"re-download: {', '.join(f'{x * 1000:.0f}' for x in fetch_s)} ms")  # fmt: skip
         print(f"on disk: {size / 1e6:,.1f} MB in {files} files, {size / bars:.2f} bytes/bar")
         print()
+        summary = (
+            []
+            if existed
+            else [
+                f"peak RSS of the download {down['peak_rss'] / 1e9:.2f} GB (target <= {TARGETS['peak_rss_gb']:g} GB)"
+            ]
+        )
         for line in [
-            f"peak RSS of the download {down['peak_rss'] / 1e9:.2f} GB (target <= {TARGETS['peak_rss_gb']:g} GB)",
+            *summary,
             f"DuckDB aggregate over the whole store {min(times):.2f} s best, {times[0]:.2f} s first "
             f"(target <= {TARGETS['duckdb_s']:g} s)",
-            f"reloading {one} from the store {fetch_s / reload_s:.1f}x faster than re-downloading it "
-            f"(target >= {TARGETS['reload_x']:g}x)",
+            f"reloading {one} from the store (best {best * 1000:.0f} ms) {fetch_s[0] / best:.1f}x faster than "
+            f"re-downloading it cold ({fetch_s[0] * 1000:.0f} ms), {min(fetch_s[1:]) / best:.1f}x than from the "
+            f"simulator's warm cache ({min(fetch_s[1:]) * 1000:.0f} ms) (target >= {TARGETS['reload_x']:g}x)",
             f"store size {size / bars:.2f} bytes/bar ({size:,} bytes for {bars:,} bars)",
         ]:
             print(line)

@@ -143,26 +143,32 @@ class BarStore:
                 gap = f"{iso(missing[0][0])} → {iso(missing[0][1])}"
                 raise StoreError(f"{symbol} {tf}: {gap} is not in the store (it holds {held}); download "
                                  "it first with s.download_bars(...)")  # fmt: skip
-            names = sorted((p.start, name) for name, p in series.files.items() if p.start < hi and p.end > lo)
-            for _, name in names:
-                builder.add_columns(symbol, self._read(self.path / name, asset, lo, hi))
+            parts = sorted(
+                (p.start, p.end, n) for n, p in series.files.items() if p.start < hi and p.end > lo
+            )
+            for a, b, name in parts:  # a file wholly inside the range is read without a filter
+                span = None if lo <= a and b <= hi else (lo, hi)
+                builder.add_columns(symbol, self._read(self.path / name, asset, span))
         return builder.frame(single=syms[0] if single else None, tz=tz)
 
     @staticmethod
-    def _read(file: Path, asset: Any, lo: int, hi: int) -> dict[str, Any]:
+    def _read(file: Path, asset: Any, span: tuple[int, int] | None) -> dict[str, Any]:
+        """One file's bars as ``BarsBuilder`` columns; with ``span``, only ``[lo, hi)`` (row groups
+        skipped on their statistics first)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         schema = arrow_schema(asset)
-        us = schema.field("timestamp").type
-        where = [
-            ("timestamp", ">=", pa.scalar(lo // 1000, us)),
-            ("timestamp", "<", pa.scalar(hi // 1000, us)),
-        ]
         if not file.exists():
             raise StoreError(f"{file} is listed in the store's manifest but missing: was it deleted by hand?")
-        table = pq.read_table(file, schema=schema, filters=where)
+        if span is None:
+            table = pq.ParquetFile(file).read().cast(schema)
+        else:
+            us = schema.field("timestamp").type
+            where = [("timestamp", ">=", pa.scalar(span[0] // 1000, us)),
+                     ("timestamp", "<", pa.scalar(span[1] // 1000, us))]  # fmt: skip
+            table = pq.read_table(file, schema=schema, filters=where)
         columns = {"t": table.column("timestamp").cast(pa.int64()).to_numpy() * 1000}
         for f in list(schema)[1:]:
             columns[f.name] = np.ascontiguousarray(
