@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 
 class SimProcess:
@@ -52,10 +53,11 @@ def start_sim(
 def _child(argv: list[str]) -> None:
     from alpaca_nb.sim import Simulator
 
-    link = {"link_mbps": float(argv[1]), "rtt_ms": float(argv[2])} if len(argv) > 1 else {}
+    options: dict[str, Any] = {"link_mbps": float(argv[1]), "rtt_ms": float(argv[2])} if len(argv) > 1 else {}
     universe = os.environ.get("ANB_SIM_SYMBOLS")
-    symbols = {"symbols": universe.split(",")} if universe else {}
-    sim = Simulator(seed=7, hours="calendar", rate_limit=None, cache_mb=int(argv[0]), **link, **symbols).start()  # type: ignore[arg-type]
+    if universe:
+        options["symbols"] = universe.split(",")
+    sim = Simulator(seed=7, hours="calendar", rate_limit=None, cache_mb=int(argv[0]), **options).start()
     key, secret = sim.credentials("paper")
     print(sim.base_url, key, secret, flush=True)
     for line in sys.stdin:
