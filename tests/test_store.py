@@ -226,10 +226,42 @@ print("done", flush=True)
 
 
 def test_twenty_kills_then_a_resume_equal_a_clean_download_and_no_reader_sees_a_partial_file(
-    session: Session, sim: Simulator, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """A download in a subprocess is SIGKILLed at 20 seeded random moments, each run resuming the last;
     a reader thread polls every visible file and the manifest the whole time."""
+
+    symbols = ["AAPL", "AMD", "AMZN", "GOOGL", "JPM", "KO", "META", "MSFT", "NVDA", "QQQ", "SPY", "TSLA"]
+    start, end = "2024-03-04", "2024-03-09"
+    # Every page waits a 15 ms round trip: the download's length is set by the pages, not by how busy
+    # the machine is, so the kills below land before, between and after finished pieces.
+    sim = Simulator(seed=7, hours="always", rate_limit=None, stream_connection_limit=None, rtt_ms=15).start()
+    session = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True, current=False)
+    try:
+        clean = session.download_bars(
+            symbols, "1Min", start, end, path=tmp_path / "clean", progress=False, page_limit=250
+        )  # fmt: skip  (also warms the simulator's caches)
+        t0 = time.monotonic()
+        session.download_bars(
+            symbols, "1Min", start, end, path=tmp_path / "timed", progress=False, page_limit=250
+        )
+        took = time.monotonic() - t0
+        _kill_and_resume(sim, session, clean, symbols, start, end, took, tmp_path)
+    finally:
+        session.close()
+        sim.stop()
+
+
+def _kill_and_resume(
+    sim: Simulator,
+    session: Session,
+    clean: anb.BarStore,
+    symbols: list[str],
+    start: str,
+    end: str,
+    took: float,
+    tmp_path: Path,
+) -> None:
     import random
     import signal
     import subprocess
@@ -237,12 +269,6 @@ def test_twenty_kills_then_a_resume_equal_a_clean_download_and_no_reader_sees_a_
 
     import pyarrow.parquet as pq
 
-    symbols = ["AAPL", "AMD", "AMZN", "GOOGL", "JPM", "KO", "META", "MSFT", "NVDA", "QQQ", "SPY", "TSLA"]
-    start, end = "2024-03-04", "2024-03-09"
-    t0 = time.monotonic()
-    clean = session.download_bars(symbols, "1Min", start, end, path=tmp_path / "clean", progress=False,
-                                  page_limit=250)  # fmt: skip
-    took = time.monotonic() - t0  # kills land within the first half of that: on a busy machine too
     root = tmp_path / "killed"
     key, secret = sim.credentials("paper")
     stop, failures, polls = threading.Event(), [], [0]
@@ -275,7 +301,7 @@ def test_twenty_kills_then_a_resume_equal_a_clean_download_and_no_reader_sees_a_
                 stdout=subprocess.PIPE, text=True, env=env,
             )  # fmt: skip
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-            time.sleep(rng.uniform(0.1, 0.5) * took)
+            time.sleep(rng.uniform(0.05, 0.6) * took)
             proc.send_signal(signal.SIGKILL)
             out = proc.communicate(timeout=30)[0]
             finished += "done" in out

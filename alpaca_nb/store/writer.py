@@ -36,7 +36,10 @@ from ..rest import decode_json
 from .layout import PART_RE, Range, arrow_schema, bounds, data_files, file_name, iso, series_dir, years
 from .manifest import NAME, UNSET, Manifest
 
-SAVE_EVERY_S = 0.5  # the manifest is rewritten at most this often while pieces complete
+# Rewriting the manifest after a piece is skipped while less than SAVE_SHARE times its last write's
+# duration has passed: a small manifest is saved after every piece, a big one (many thousand files)
+# costs at most ~1/SAVE_SHARE of the download's time.
+SAVE_SHARE = 10
 
 
 @contextmanager
@@ -130,7 +133,7 @@ class PieceWriter:
         self.schema = arrow_schema(asset)
         self.rows = 0
         self.dirty = False
-        self.saved_at = time.monotonic()
+        self.saved_at = self.save_cost = 0.0
 
     def write(self, symbol: str, piece: Range, parts: list[dict[str, np.ndarray]]) -> None:
         import pyarrow as pa
@@ -164,17 +167,19 @@ class PieceWriter:
         self.manifest.add(key, piece, rel, n)
         self.rows += n
         self.dirty = True
-        if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
+        if time.monotonic() - self.saved_at >= SAVE_SHARE * self.save_cost:
             self.save()
 
     def save(self) -> None:
-        """Replace the manifest (after each piece, at most every ``SAVE_EVERY_S``; always at the end,
-        also after an error). A kill between two saves costs the pieces written since the last one:
-        their files are swept and fetched again by the next download."""
+        """Replace the manifest: after a piece unless the last save was too recent for its cost
+        (``SAVE_SHARE``), and always at the end, also after an error. A kill between two saves costs
+        the pieces written since the last one: their files are swept and fetched again next time."""
         if self.dirty:
+            t0 = time.monotonic()
             self.manifest.save()
+            self.save_cost = time.monotonic() - t0
             self.dirty = False
-        self.saved_at = time.monotonic()
+        self.saved_at = self.save_cost = 0.0
 
 
 def fetch_group(
