@@ -630,3 +630,23 @@ def test_range_arithmetic_gaps_merges_and_year_cuts() -> None:
         start.value,
         pd.Timestamp("2024-10-13 10:00:01", tz="UTC").value,
     )
+
+
+def test_the_benchmark_runs_at_its_small_size() -> None:
+    """benchmarks/bar_store.py --quick (20 symbols × 30 days; `make bench` runs 500 × a year): it still runs,
+    and the targets that hold at any size do (peak RSS, the DuckDB aggregate)."""
+    import re
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bar_store.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=240
+    )
+    out = run.stdout
+    assert run.returncode == 0, run.stderr[-2000:]
+    print(out)
+    peak = float(re.search(r"peak RSS of the download ([\d.]+) GB", out).group(1))  # type: ignore[union-attr]
+    duck = float(re.search(r"DuckDB aggregate over the whole store ([\d.]+) s best", out).group(1))  # type: ignore[union-attr]
+    assert peak <= 1.0 and duck <= 3.0
+    assert re.search(r"reloading AAPL from the store \(best \d+ ms\) [\d.]+x faster", out)
