@@ -650,3 +650,13 @@ def test_the_benchmark_runs_at_its_small_size() -> None:
     duck = float(re.search(r"DuckDB aggregate over the whole store ([\d.]+) s best", out).group(1))  # type: ignore[union-attr]
     assert peak <= 1.0 and duck <= 3.0
     assert re.search(r"reloading AAPL from the store \(best \d+ ms\) [\d.]+x faster", out)
+
+
+def test_one_progress_bar_across_all_symbols(
+    session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session.download_bars(UNIVERSE, "1Hour", "2023-12-20", "2024-01-10", path=tmp_path)  # two years: 8 pieces
+    err = capsys.readouterr().err
+    bars = {line.split(":")[0] for line in err.replace("\r", "\n").splitlines() if "download bars" in line}
+    assert bars == {f"download bars 1Hour → {tmp_path.name}"}, err[-500:]
+    assert "| 0/8 [" in err  # one bar, its total every piece of every symbol (cleared when done: leave=False)
