@@ -276,10 +276,16 @@ def _kill_and_resume(
     def poll() -> None:  # what any Hive reader sees: every .parquet file not named . or _
         while not stop.is_set():
             try:
+                spans: dict[str, list[tuple[str, str]]] = {}
                 for f in root.rglob("*.parquet"):
                     if not f.name.startswith((".", "_")):
                         with contextlib.suppress(FileNotFoundError):  # swept by the next run: fine
                             pq.read_table(f)
+                        a, b = f.stem.split("-")[1:]
+                        spans.setdefault(f.parent.parent.name, []).append((a, b))
+                for symbol, ranges in spans.items():  # no two visible files hold the same bar
+                    ranges.sort()
+                    assert all(b <= c for (_, b), (c, _) in itertools.pairwise(ranges)), (symbol, ranges)
                 if (root / "_manifest.json").exists():
                     anb.BarStore(root).coverage()  # the manifest is always whole and valid
                 polls[0] += 1
