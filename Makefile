@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/stream.py
 	$(BIN)/python benchmarks/crypto.py
 	$(BIN)/python benchmarks/options.py
+	$(BIN)/python benchmarks/bar_store.py
 	$(BIN)/python benchmarks/sim_throughput.py
 	$(BIN)/python benchmarks/browser_frames.py
 

@@ -23,6 +23,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AccountView",
     "BarChart",
+    "BarStore",
     "Leg",
     "OptionChain",
     "OrderBook",
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from ._connect import connect
     from .session import Session, current_session
     from .sim import Simulator
+    from .store import BarStore
     from .trading.legs import Leg
     from .widgets import AccountView, BarChart, OptionChain, OrderBook, OrderTicket, QuoteChart
 
@@ -53,6 +55,7 @@ _LAZY = {
     "QuoteChart": ("widgets", "QuoteChart"),
     "AccountView": ("widgets", "AccountView"),
     "BarChart": ("widgets", "BarChart"),
+    "BarStore": ("store", "BarStore"),
     "OrderTicket": ("widgets", "OrderTicket"),
     "OrderBook": ("widgets", "OrderBook"),
     "Leg": ("trading.legs", "Leg"),

@@ -14,6 +14,9 @@ Every error the toolkit raises derives from ``AlpacaNbError`` and says what to d
     │   └── InvalidResponseError      an answer cut off, or a body that is not what Alpaca sends
     ├── OrderStateUnknownError        an order's fate could not be established (client_order_id given)
     ├── StreamError                   a streaming connection failed
+    ├── StoreError                    a bar store on disk cannot be used as asked (not a store, another
+    │   │                             feed, a manifest edited by hand, a range not downloaded)
+    │   └── StoreBusyError            another download holds the store's lock
     └── APIError                      Alpaca answered with an error (status, code, message kept)
         ├── AuthenticationError       401, or 403 for bad keys
         ├── InsufficientBuyingPowerError   403 40310000 about buying power
@@ -52,6 +55,8 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ServerError",
+    "StoreBusyError",
+    "StoreError",
     "StreamError",
     "SubscriptionError",
     "SymbolNotFoundError",
@@ -116,6 +121,14 @@ class OrderStateUnknownError(AlpacaNbError):
 
 class StreamError(AlpacaNbError):
     """A streaming connection failed."""
+
+
+class StoreError(AlpacaNbError):
+    """A bar store on disk cannot be used as asked; nothing in it was changed."""
+
+
+class StoreBusyError(StoreError):
+    """Another download is writing to the same bar store (its lock file is held)."""
 
 
 class APIError(AlpacaNbError):

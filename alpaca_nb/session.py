@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from .data import SafeDataClient
     from .sim import Simulator
+    from .store import BarStore
     from .stream import StreamHub
     from .trading import CheckedOrder, Limits, SafeTradingClient
     from .trading.account import Account
@@ -391,6 +392,55 @@ class Session:
         return self._remember(
             lambda: fetch_bars(self.data_client(symbols), symbols, timeframe, start, end, **options)
         )
+
+    def download_bars(
+        self,
+        symbols: str | Sequence[str],
+        timeframe: Any = "1Min",
+        start: Any = None,
+        end: Any = None,
+        *,
+        path: Any,
+        feed: str | None = None,
+        adjustment: str | None = None,
+        progress: bool | None = None,
+        page_limit: int | None = None,
+    ) -> BarStore:
+        """Fill a Parquet bar store at ``path`` with bars (resumable, incremental), return it as a
+        ``BarStore``. Needs ``pip install 'alpaca-nb[store]'`` (pyarrow, duckdb).
+
+        Only what the store lacks is fetched: run it again after a crash, an error or a kill to resume;
+        extend ``end`` to add the new range; no bar is ever stored twice. Files appear whole (written
+        under a temporary name, then renamed). One download at a time per store: a second one is refused
+        (``StoreBusyError``). One feed and adjustment per store. Layout, manifest and Dask/Spark
+        examples: docs/bar-store.md.
+
+        Parameters
+        ----------
+        symbols, timeframe, start, end, feed, adjustment:
+            As ``bars`` (``start`` is required; ``end`` defaults to now; bars that may still change —
+            the current minute, today's daily bar — are left for a later download).
+        path:
+            The store's directory (created if missing).
+        progress:
+            One progress bar across all symbols (default on; ``False`` hides it).
+        page_limit:
+            Bars per page asked of Alpaca (default and most: 10,000).
+
+        Examples
+        --------
+        >>> store = s.download_bars(["AAPL", "MSFT"], "1Min", start="2024-01-01", end="2024-06-30",
+        ...                         path="data/bars")
+        >>> store.sql("select symbol, count(*) from bars group by symbol")
+        """
+        from .store import download
+
+        options: dict[str, Any] = {"path": path, "feed": feed, "adjustment": adjustment, "progress": progress,
+                                   "page_limit": page_limit}  # fmt: skip
+        store: BarStore = self._remember(
+            lambda: download(self.data_client(symbols), symbols, timeframe, start, end, **options)
+        )
+        return store
 
     def latest_quotes(self, symbols: str | Sequence[str], *, feed: str | None = None) -> pd.DataFrame:
         """The latest bid/ask per symbol (index: symbol)."""

@@ -3,21 +3,26 @@ bytes of HTTP answers it has sent (``SimProcess.bytes_sent()``, asked over the c
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from typing import Any
 
 
 class SimProcess:
     """The child: ``python _sim_process.py CACHE_MB [MBPS RTT_MS]``; one line per ``bytes`` query."""
 
-    def __init__(self, cache_mb: int, link_mbps: float | None, rtt_ms: float) -> None:
+    def __init__(
+        self, cache_mb: int, link_mbps: float | None, rtt_ms: float, symbols: list[str] | None = None
+    ) -> None:
         args = [
             sys.executable,
             __file__,
             str(cache_mb),
             *([str(link_mbps), str(rtt_ms)] if link_mbps else []),
         ]
-        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        env = dict(os.environ, ANB_SIM_SYMBOLS=",".join(symbols)) if symbols else None
+        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         assert self._proc.stdout is not None
         self.base, self.key, self.secret = self._proc.stdout.readline().split()
         self.pid = self._proc.pid
@@ -37,19 +42,22 @@ class SimProcess:
 
 
 def start_sim(
-    cache_mb: int, link_mbps: float | None = None, rtt_ms: float = 0.0
+    cache_mb: int, link_mbps: float | None = None, rtt_ms: float = 0.0, symbols: list[str] | None = None
 ) -> tuple[SimProcess, str, str, str]:
     """(process, REST base URL, paper key id, secret) of a calendar-hours simulator with no rate limit,
-    optionally behind an emulated link."""
-    proc = SimProcess(cache_mb, link_mbps, rtt_ms)
+    optionally behind an emulated link, optionally with its own universe of stock ``symbols``."""
+    proc = SimProcess(cache_mb, link_mbps, rtt_ms, symbols)
     return proc, proc.base, proc.key, proc.secret
 
 
 def _child(argv: list[str]) -> None:
     from alpaca_nb.sim import Simulator
 
-    link = {"link_mbps": float(argv[1]), "rtt_ms": float(argv[2])} if len(argv) > 1 else {}
-    sim = Simulator(seed=7, hours="calendar", rate_limit=None, cache_mb=int(argv[0]), **link).start()  # type: ignore[arg-type]
+    options: dict[str, Any] = {"link_mbps": float(argv[1]), "rtt_ms": float(argv[2])} if len(argv) > 1 else {}
+    universe = os.environ.get("ANB_SIM_SYMBOLS")
+    if universe:
+        options["symbols"] = universe.split(",")
+    sim = Simulator(seed=7, hours="calendar", rate_limit=None, cache_mb=int(argv[0]), **options).start()
     key, secret = sim.credentials("paper")
     print(sim.base_url, key, secret, flush=True)
     for line in sys.stdin:

@@ -21,11 +21,12 @@ LAYERS = {
     "trading": 4,
     "data": 4,
     "stream": 4,
-    "session": 5,
-    "_connect": 6,  # not "connect": the submodule would shadow alpaca_nb.connect()
-    "widgets": 7,
-    "magics": 8,
-    "__init__": 9,
+    "store": 5,  # the Parquet bar store: built on data/ (pages, frames), used by the session
+    "session": 6,
+    "_connect": 7,  # not "connect": the submodule would shadow alpaca_nb.connect()
+    "widgets": 8,
+    "magics": 9,
+    "__init__": 10,
 }
 
 
@@ -80,6 +81,7 @@ def test_public_names_are_pinned() -> None:
     assert alpaca_nb.__all__ == [
         "AccountView",
         "BarChart",
+        "BarStore",
         "Leg",
         "OptionChain",
         "OrderBook",

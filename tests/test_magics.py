@@ -137,7 +137,7 @@ from IPython.core.interactiveshell import InteractiveShell
 ip = InteractiveShell.instance()
 ip.run_line_magic("load_ext", "alpaca_nb")
 loaded = {m.split(".")[0] for m in sys.modules}
-heavy = sorted(loaded & {"alpaca", "pandas", "plotly", "numpy", "aiohttp", "requests"})
+heavy = sorted(loaded & {"alpaca", "pandas", "plotly", "numpy", "aiohttp", "requests", "pyarrow", "duckdb"})
 print(json.dumps({"heavy": heavy, "magic": ip.find_line_magic("alpaca") is not None}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

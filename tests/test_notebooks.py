@@ -32,6 +32,7 @@ def test_there_are_the_promised_notebooks() -> None:
         "04_account",
         "05_trading",
         "06_dashboard",
+        "10_research",
     ):
         assert prefix in names
 

@@ -101,6 +101,13 @@ class BarsBuilder:
                     self.parts.setdefault(symbol, []).append(bar_columns(rows, self.asset))
                     self.count += len(rows)
 
+    def add_columns(self, symbol: str, columns: dict[str, np.ndarray]) -> None:
+        """One symbol's bars already as columns (``t`` in UTC ns, then the frame's names), in time order
+        after any added before: how the bar store's files become the same frame as ``Session.bars``."""
+        if len(columns["t"]):
+            self.parts.setdefault(symbol, []).append(columns)
+            self.count += len(columns["t"])
+
     def frame(self, single: str | None = None, tz: str | None = None) -> pd.DataFrame:
         """The frame, built without copying the data twice: the float columns are concatenated into one
         2-D block that pandas keeps as it is, and the MultiIndex is made from levels and codes."""

@@ -15,7 +15,7 @@ from traitlets import Bool
 from traitlets.config import Configurable
 
 from ..errors import AlpacaNbError
-from . import market, review, session_cmds, trading  # noqa: F401  (registers the subcommands)
+from . import market, research, review, session_cmds, trading  # noqa: F401  (registers the subcommands)
 from .router import SUBCOMMANDS, HelpShown, MagicUsageError, fail_in_one_line, help_text
 from .session_cmds import format_status
 

@@ -67,6 +67,9 @@ class Faults:
                                  the real answer (``body=`` chooses the bytes)
     ===========================  =====================================================================
 
+    Every HTTP fault also takes ``skip``: that many matching requests pass first (a fault in the middle
+    of a paged pull).
+
     Examples
     --------
     >>> sim.faults.fail("POST", "/v2/orders", 504, after_apply=True)  # order accepted, client sees 504
@@ -104,35 +107,53 @@ class Faults:
         self._arm(FaultRule("fail", method.upper(), path, times, after_apply, status=status, skip=skip))
 
     def stall(
-        self, method: str, path: str, seconds: float, times: int = 1, after_apply: bool = False
+        self,
+        method: str,
+        path: str,
+        seconds: float,
+        times: int = 1,
+        after_apply: bool = False,
+        *,
+        skip: int = 0,
     ) -> None:
         """Hold the next matching requests ``seconds`` before (or, ``after_apply``, after) handling them.
 
         A stalled request is still carried out when the stall ends, even if its client gave up.
         """
-        self._arm(FaultRule("stall", method.upper(), path, times, after_apply, seconds=seconds))
+        self._arm(FaultRule("stall", method.upper(), path, times, after_apply, seconds=seconds, skip=skip))
 
-    def reset(self, method: str, path: str, times: int = 1, after_apply: bool = False) -> None:
+    def reset(
+        self, method: str, path: str, times: int = 1, after_apply: bool = False, *, skip: int = 0
+    ) -> None:
         """Drop the connection of the next matching requests without an answer."""
-        self._arm(FaultRule("reset", method.upper(), path, times, after_apply))
+        self._arm(FaultRule("reset", method.upper(), path, times, after_apply, skip=skip))
 
-    def truncate(self, method: str, path: str, times: int = 1, after_apply: bool = False) -> None:
+    def truncate(
+        self, method: str, path: str, times: int = 1, after_apply: bool = False, *, skip: int = 0
+    ) -> None:
         """Send the status line and headers, then cut the body off half-way and close the connection.
 
         The Content-Length announces the full body, so a client sees a broken connection
         (``requests.exceptions.ChunkedEncodingError``) rather than a short answer.
         """
-        self._arm(FaultRule("truncate", method.upper(), path, times, after_apply))
+        self._arm(FaultRule("truncate", method.upper(), path, times, after_apply, skip=skip))
 
     def garbage(
-        self, method: str, path: str, times: int = 1, after_apply: bool = False, *, body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        times: int = 1,
+        after_apply: bool = False,
+        *,
+        body: bytes | None = None,
+        skip: int = 0,
     ) -> None:
         """Answer 200 (``application/json``) with a body that is not JSON.
 
         By default an HTML error page, or with ``after_apply=True`` the first half of the real
         answer (a cut-off JSON prefix); ``body`` sends those bytes instead.
         """
-        self._arm(FaultRule("garbage", method.upper(), path, times, after_apply, body=body))
+        self._arm(FaultRule("garbage", method.upper(), path, times, after_apply, body=body, skip=skip))
 
     def take(self, method: str, path: str) -> FaultRule | None:
         """The first armed rule matching this request, consumed once (called by the server)."""
