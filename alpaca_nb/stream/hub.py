@@ -504,8 +504,11 @@ class StreamHub:
                     item = new(quote, (t_ns, msg["bp"], msg["bs"], msg["ap"], msg["as"]))
                 else:
                     item = RECORDS[code][1](msg, t_ns)
-            except KeyError:  # a control message ("error", "subscription"), or one missing a field
-                if msg.get("T") == "error":
+            except (KeyError, TypeError, ValueError, AttributeError):  # a control message ("error",
+                # "subscription"), one missing a field, or one no record can be made of (not a map, an
+                # unhashable symbol, a book level that is no number): skipped alone, before anything of
+                # it is kept, so the rest of its frame is still kept and delivered
+                if type(msg) is dict and msg.get("T") == "error":
                     self._failed(StreamError(f"stream error {msg.get('code')}: {msg.get('msg')}"))
                 continue
             route[2](item)  # deque.append is atomic; readers copy under the lock

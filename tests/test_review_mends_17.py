@@ -1,0 +1,69 @@
+"""What the adversarial review of crypto (15), options (16) and the stream shortcut broke, each as a test
+that failed before its mend."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+import pytest
+
+import alpaca_nb as anb
+from alpaca_nb.session import Session
+from alpaca_nb.sim import Simulator
+from tests.test_stream_frames import _kept, _pair, _take
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=61, hours="always", rate_limit=None, stream_connection_limit=None) as s:
+        bid, ask, *_ = s.call(lambda: s.market.quote_at("AAPL"))
+        s.set_price("AAPL", round((bid + ask) / 2, 2))
+        yield s
+
+
+@pytest.fixture
+def session(sim: Simulator) -> Iterator[Session]:
+    s = anb.connect("demo", simulator=sim, quiet=True, rate_limit=None, current=False)
+    yield s
+    s.close()
+
+
+def _quote(seconds: int, bid: float = 1.0) -> dict[str, Any]:
+    return {"T": "q", "S": "AAPL", "t": msgpack.Timestamp(seconds, 0), "bp": bid, "bs": 1, "ap": 2.0, "as": 1}
+
+
+# ----- the stream -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "bad",
+    [5, "q", None, ["AAPL"], {"T": "q", "S": ["AAPL"], "t": msgpack.Timestamp(1, 0)},
+     {"T": ["q"], "S": "AAPL"},
+     {"T": "o", "S": "BTC/USD", "t": msgpack.Timestamp(1, 0), "b": [{"p": "x", "s": 1}]},
+     {"T": "o", "S": "BTC/USD", "t": msgpack.Timestamp(1, 0), "b": 7}],
+)  # fmt: skip
+def test_a_message_no_record_can_be_made_of_does_not_half_apply_its_frame_or_stall_the_route(
+    bad: Any,
+) -> None:
+    """A frame [good quote, junk]: the quote is kept and handed to its subscriber, the junk skipped (as a
+    message missing a field is), and the next frame reaches the subscriber too (it used to raise midway,
+    leaving the quote buffered but never delivered, and the route's pending batch non-empty for good:
+    that symbol's charts froze while its undelivered records grew)."""
+    fast, general, got_fast, got_general = _pair()
+    for hub in (fast, general):
+        with hub._lock:
+            hub._buffers[("orderbooks", "BTC/USD")] = deque(maxlen=10)
+            hub._tokens[2] = ([("orderbooks", "BTC/USD")], lambda batch: None)
+            hub._index_callbacks()
+    frame = msgpack.packb([_quote(1), bad], datetime=False)
+    _, n = _take(fast, frame)
+    assert n == general._ingest_frame(msgpack.unpackb(frame, timestamp=2)) == 1
+    _take(fast, msgpack.packb([_quote(2, 1.5)], datetime=False))
+    general._ingest_frame(msgpack.unpackb(msgpack.packb([_quote(2, 1.5)], datetime=False), timestamp=2))
+    for got, hub in ((got_fast, fast), (got_general, general)):
+        delivered = [r.t_ns // 10**9 for _, _, records in got for r in records]
+        assert delivered == [1, 2]
+        assert [q.t_ns // 10**9 for q in _kept(hub)["quotes:AAPL"]] == [1, 2]
+        assert hub._routes["q"]["AAPL"][4] == []  # nothing left pending
+        assert hub.stats()["messages"] == 2
