@@ -3,6 +3,7 @@ that failed before its mend."""
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -67,3 +68,27 @@ def test_a_message_no_record_can_be_made_of_does_not_half_apply_its_frame_or_sta
         assert [q.t_ns // 10**9 for q in _kept(hub)["quotes:AAPL"]] == [1, 2]
         assert hub._routes["q"]["AAPL"][4] == []  # nothing left pending
         assert hub.stats()["messages"] == 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xd7\xff" + struct.pack(">Q", (1_000_000_005 << 34) | 1_700_000_000),  # 64-bit, ns field ≥ 10⁹
+        b"\xc7\x0c\xff" + struct.pack(">Iq", 2_000_000_000, 1_700_000_000),  # 96-bit, ns field ≥ 10⁹
+    ],
+    ids=["timestamp64", "timestamp96"],
+)
+def test_a_timestamp_msgpack_refuses_is_refused_by_the_shortcut_too(raw: bytes) -> None:
+    """Nanoseconds beyond 999,999,999 are no msgpack timestamp: the general path refuses the frame, and
+    the shortcut must not keep a quote at a time of its own making from it."""
+    placeholder = msgpack.packb(msgpack.ExtType(5, b""))
+    frame = msgpack.packb([{**_quote(1), "t": msgpack.ExtType(5, b"")}], datetime=False).replace(
+        placeholder, raw
+    )
+    assert frame != msgpack.packb([_quote(1)], datetime=False)
+    with pytest.raises(ValueError):
+        msgpack.unpackb(frame, timestamp=2)
+    fast, _, got, _ = _pair()
+    with pytest.raises(ValueError):
+        _take(fast, frame)  # the shortcut falls back; the general path refuses the whole frame
+    assert _kept(fast)["quotes:AAPL"] == [] and got == []
