@@ -12,8 +12,10 @@ import msgpack
 import pytest
 
 import alpaca_nb as anb
+from alpaca_nb import errors
 from alpaca_nb.session import Session
 from alpaca_nb.sim import Simulator
+from tests.test_review_mends_16 import _calls, _near, _sent
 from tests.test_stream_frames import _kept, _pair, _take
 
 
@@ -92,3 +94,25 @@ def test_a_timestamp_msgpack_refuses_is_refused_by_the_shortcut_too(raw: bytes) 
     with pytest.raises(ValueError):
         _take(fast, frame)  # the shortcut falls back; the general path refuses the whole frame
     assert _kept(fast)["quotes:AAPL"] == [] and got == []
+
+
+# ----- options policy --------------------------------------------------------------------------------
+def test_a_diagonal_is_judged_by_its_strike_width_not_only_its_debit(
+    session: Session, sim: Simulator
+) -> None:
+    """Short a near call at 110, long a far call at 130 for a 0.50 debit: if AAPL runs past 130 by the
+    near expiry the short owes 20 more than the long is at least worth — $2,050 a unit, not the $50 paid.
+    max_notional $1,000 must refuse it (it was judged by its debit alone and sent)."""
+    near, spot = _calls(session, 1)
+    far, _ = _calls(session, 6)
+    short, long = _near(near, spot), _near(far, spot, 8)
+    width = anb._wire.parse_occ(long).strike - anb._wire.parse_occ(short).strike
+    assert width >= 10
+    session.max_notional = 1000
+    before = _sent(sim)
+    with pytest.raises(errors.PreTradeRefusal, match="could lose"):
+        session.submit_order(legs=[anb.Leg(short, "sell"), anb.Leg(long, "buy")], qty=1, limit_price=0.5)
+    assert _sent(sim) == before
+    session.max_notional = None
+    same = [anb.Leg(_near(near, spot), "sell"), anb.Leg(_near(far, spot), "buy")]  # a calendar: its debit
+    assert session.submit_order(legs=same, qty=1, limit_price=0.5).order_class.value == "mleg"

@@ -112,8 +112,11 @@ def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
                 "refused: a net credit across expirations has no loss the legs bound at one expiry — "
                 "send it for a debit, or use legs of one expiration"
             )
-        worst = qty * OPTION.multiplier * price  # a debit across expirations loses at most what it paid
-        return _within_limits(request, view, limits, account, worst, worst, price, source)
+        # at the first expiration a later long leg is worth at least its intrinsic value: the loss there is
+        # at most the debit plus what the legs' intrinsic values can owe (a diagonal's strike width)
+        worst = qty * OPTION.multiplier * max(price, payoff(shapes(legs), price).max_loss)
+        paid = qty * OPTION.multiplier * price
+        return _within_limits(request, view, limits, account, worst, paid, price, source)
     pay = payoff(shapes(legs), price)
     if math.isinf(pay.min_value):
         raise PreTradeRefusal(
