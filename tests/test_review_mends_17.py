@@ -116,3 +116,34 @@ def test_a_diagonal_is_judged_by_its_strike_width_not_only_its_debit(
     session.max_notional = None
     same = [anb.Leg(_near(near, spot), "sell"), anb.Leg(_near(far, spot), "buy")]  # a calendar: its debit
     assert session.submit_order(legs=same, qty=1, limit_price=0.5).order_class.value == "mleg"
+
+
+def test_replacing_an_option_order_counts_its_contracts_times_a_hundred(
+    session: Session, sim: Simulator
+) -> None:
+    """A resting order for 1 call at 0.05, replaced by 5 at 3.00: $1,500, beyond max_notional $1,000 (the
+    replacement was judged at $15, without the ×100 a contract, and sent)."""
+    calls, spot = _calls(session)
+    session.max_notional = 1000
+    order = session.submit_order(_near(calls, spot), qty=1, type="limit", limit_price=0.05)
+    with pytest.raises(errors.PreTradeRefusal, match=r"\$1,500\.00 exceeds max_notional"):
+        session.replace_order(str(order.id), qty=5, limit_price=3.0)
+    assert not any(r.method == "PATCH" for r in sim.requests)
+    assert float(session.replace_order(str(order.id), qty=2).qty or 0) == 2  # $10: within
+
+
+def test_replacing_a_spread_is_judged_as_the_spread_it_becomes(session: Session, sim: Simulator) -> None:
+    """A bear call spread (short 10 wide for a 4.00 credit: $600 at risk a unit), replaced to 3 units ($1,800
+    at risk) or to a 0.50 debit (more than the legs can ever be worth): both refused by the multi-leg rules
+    (a replacement was judged as qty × price without the ×100 and without the legs, and both were sent)."""
+    calls, spot = _calls(session)
+    short, long = _near(calls, spot), _near(calls, spot, 4)
+    session.max_notional = 1000
+    spread = session.submit_order(
+        legs=[anb.Leg(short, "sell"), anb.Leg(long, "buy")], qty=1, limit_price=-4.0
+    )
+    with pytest.raises(errors.PreTradeRefusal, match="could lose"):
+        session.replace_order(str(spread.id), qty=3)
+    with pytest.raises(errors.PreTradeRefusal, match="outside what these legs can be worth"):
+        session.replace_order(str(spread.id), limit_price=0.5)
+    assert not any(r.method == "PATCH" for r in sim.requests)

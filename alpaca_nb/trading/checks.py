@@ -297,10 +297,20 @@ def check_replace(
     limits: Limits,
 ) -> None:  # fmt: skip
     """The same limits for a replacement as for a new order: its estimated value against
-    ``max_notional``, and a larger quantity against ``max_position`` (with what is already working)."""
+    ``max_notional``, and a larger quantity against ``max_position`` (with what is already working).
+    A multi-leg parent is judged as a new multi-leg order of its legs at the new quantity and price."""
+    if order.legs and not order.symbol:
+        from types import SimpleNamespace
+
+        from .option_checks import check_mleg
+
+        units = qty if qty is not None else _num(order.qty)
+        net = limit_price if limit_price is not None else _num(order.limit_price)
+        check_mleg(SimpleNamespace(legs=order.legs, qty=units, limit_price=net), view, limits, "")
+        return
     price = limit_price or stop_price or _num(order.limit_price) or _num(order.stop_price)
     shares = float(qty if qty is not None else _num(order.qty) or 0.0)
-    estimate = shares * float(price or 0.0)
+    estimate = shares * float(price or 0.0) * asset_class(str(order.symbol)).multiplier  # options: ×100
     if limits.max_notional is not None and estimate > limits.max_notional:
         raise PreTradeRefusal(
             f"refused: the replacement's estimated ${estimate:,.2f} exceeds max_notional "
