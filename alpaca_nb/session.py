@@ -956,6 +956,7 @@ class Session:
 
         from .trading import new_client_order_id, replace_order
         from .trading.checks import check_replace, check_steps
+        from .trading.legs import _net_price as net_price
         from .trading.requests import choice, number, price_on_steps
 
         client = self.client(account)
@@ -979,7 +980,9 @@ class Session:
             "qty": None if q is None else int(q),
             "limit_price": price_on_steps("limit_price", limit_price, symbol)
             if symbol
-            else number("limit_price", limit_price),
+            else None
+            if limit_price is None
+            else net_price(limit_price),  # a multi-leg parent: a net price, negative a credit
             "stop_price": price_on_steps("stop_price", stop_price, symbol)
             if symbol
             else number("stop_price", stop_price),

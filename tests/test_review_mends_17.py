@@ -147,3 +147,16 @@ def test_replacing_a_spread_is_judged_as_the_spread_it_becomes(session: Session,
     with pytest.raises(errors.PreTradeRefusal, match="outside what these legs can be worth"):
         session.replace_order(str(spread.id), limit_price=0.5)
     assert not any(r.method == "PATCH" for r in sim.requests)
+
+
+def test_a_credit_spread_can_be_repriced_to_another_credit(session: Session, sim: Simulator) -> None:
+    """A spread's net limit is negative for a credit: a replacement at -3.90 is a price, not 'must be
+    positive' (the replacement took only positive numbers, so a credit spread could not be repriced)."""
+    calls, spot = _calls(session)
+    short, long = _near(calls, spot), _near(calls, spot, 4)
+    spread = session.submit_order(
+        legs=[anb.Leg(short, "sell"), anb.Leg(long, "buy")], qty=1, limit_price=-4.0
+    )
+    assert float(session.replace_order(str(spread.id), limit_price=-3.9).limit_price or 0) == -3.9
+    with pytest.raises(errors.ValidationError, match="finer than a cent"):
+        session.replace_order(str(spread.id), limit_price=-3.905)
