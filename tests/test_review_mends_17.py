@@ -160,3 +160,16 @@ def test_a_credit_spread_can_be_repriced_to_another_credit(session: Session, sim
     assert float(session.replace_order(str(spread.id), limit_price=-3.9).limit_price or 0) == -3.9
     with pytest.raises(errors.ValidationError, match="finer than a cent"):
         session.replace_order(str(spread.id), limit_price=-3.905)
+
+
+# ----- input -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("symbol", "tif"), [("BTC/USD", "gtc"), ("AAPL", "day")])
+@pytest.mark.parametrize("price", [1e-10, 4e-10])
+def test_a_tiny_positive_price_is_refused_not_rounded_to_zero_and_sent(
+    session: Session, sim: Simulator, symbol: str, tif: str, price: float
+) -> None:
+    """A limit of 1e-10 was 'float noise' away from 0 (an absolute 1e-9 tolerance): it went out as a limit
+    of 0, estimated at $0 against every limit, and only the broker refused it."""
+    with pytest.raises(errors.ValidationError, match="finer than"):
+        session.submit_order(symbol, qty=1, type="limit", limit_price=price, time_in_force=tif)
+    assert _sent(sim) == 0
