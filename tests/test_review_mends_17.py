@@ -15,6 +15,7 @@ import alpaca_nb as anb
 from alpaca_nb import errors
 from alpaca_nb.session import Session
 from alpaca_nb.sim import Simulator
+from tests.conftest import wait_until
 from tests.test_review_mends_16 import _calls, _near, _sent
 from tests.test_stream_frames import _kept, _pair, _take
 
@@ -173,3 +174,28 @@ def test_a_tiny_positive_price_is_refused_not_rounded_to_zero_and_sent(
     with pytest.raises(errors.ValidationError, match="finer than"):
         session.submit_order(symbol, qty=1, type="limit", limit_price=price, time_in_force=tif)
     assert _sent(sim) == 0
+
+
+# ----- crypto -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fault", ["reset", "504"])
+def test_closing_a_crypto_position_after_a_lost_answer_finds_its_closing_order(
+    session: Session, sim: Simulator, fault: str
+) -> None:
+    """The position is BTCUSD, its orders BTC/USD: the look-up after a lost answer asked for orders of
+    BTCUSD, found none, and said the state was unknown although the position was closed (the same for
+    close_all_positions)."""
+    session.submit_order("BTC/USD", qty=0.001)
+    assert wait_until(lambda: "BTCUSD" in session.positions().index, timeout=10)
+    if fault == "reset":
+        sim.faults.reset("DELETE", "/v2/positions/BTCUSD", after_apply=True)
+    else:
+        sim.faults.fail("DELETE", "/v2/positions/BTCUSD", 504, after_apply=True)
+    order = session.close_position("BTC/USD")
+    assert order.symbol == "BTC/USD" and order.side is not None and order.side.value == "sell"
+    assert sum(o["side"] == "sell" for o in sim.orders()) == 1
+    session.submit_order("BTC/USD", qty=0.001)
+    assert wait_until(lambda: "BTCUSD" in session.positions().index, timeout=10)
+    sim.faults.reset("DELETE", "/v2/positions", after_apply=True)
+    closed = session.close_all_positions()
+    assert [c["symbol"] for c in closed] == ["BTCUSD"]
+    assert sum(o["side"] == "sell" for o in sim.orders()) == 2
