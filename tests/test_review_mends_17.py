@@ -199,3 +199,31 @@ def test_closing_a_crypto_position_after_a_lost_answer_finds_its_closing_order(
     closed = session.close_all_positions()
     assert [c["symbol"] for c in closed] == ["BTCUSD"]
     assert sum(o["side"] == "sell" for o in sim.orders()) == 2
+
+
+# ----- entry points ---------------------------------------------------------------------------------------
+def test_a_crafted_request_with_legs_is_judged_by_its_legs(session: Session, sim: Simulator) -> None:
+    """``Session.place`` takes alpaca-py requests: an mleg request that also names a symbol (alpaca-py builds
+    it) was judged as a 1-share KO buy while it carried two short calls (only the broker refused it). Legs of
+    two underlyings, or a simple order with legs, are refused too; nothing is sent."""
+    from alpaca.trading.enums import OrderClass, OrderSide, TimeInForce
+    from alpaca.trading.requests import LimitOrderRequest, OptionLegRequest
+
+    calls, spot = _calls(session)
+    two = [OptionLegRequest(symbol=_near(calls, spot, k), ratio_qty=1, side=OrderSide.SELL) for k in (0, 2)]
+    crafted = [
+        ("KO", OrderClass.MLEG, two),
+        (
+            None,
+            OrderClass.MLEG,
+            [two[0], OptionLegRequest(symbol="MSFT" + two[1].symbol[4:], ratio_qty=1, side=OrderSide.BUY)],
+        ),
+        (_near(calls, spot), OrderClass.SIMPLE, two),
+    ]
+    for i, (symbol, klass, legs) in enumerate(crafted):
+        request = LimitOrderRequest(symbol=symbol, qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
+                                    order_class=klass, limit_price=1.0, legs=legs,
+                                    client_order_id=f"c-{i}")  # fmt: skip
+        with pytest.raises((errors.PreTradeRefusal, errors.ValidationError)):
+            session.place(request)
+    assert _sent(sim) == 0

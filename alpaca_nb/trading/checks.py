@@ -162,8 +162,13 @@ def _price(request: OrderRequest, view: MarketView, side: str) -> tuple[float | 
 
 def check_order(request: OrderRequest, view: MarketView, limits: Limits, account: str) -> CheckedOrder:
     """Apply the policy to ``request``; the checked order, or ``PreTradeRefusal``."""
-    if getattr(request, "legs", None) and not request.symbol:  # a multi-leg option order
+    if getattr(request, "legs", None) or _value(request, "order_class") == "mleg":  # a multi-leg order
+        from .legs import check_legs, legs_of
         from .option_checks import check_mleg
+
+        if request.symbol or _value(request, "order_class") != "mleg":  # judged as one, sent as the other
+            raise PreTradeRefusal("refused: a multi-leg order is order_class mleg with legs and no symbol")
+        check_legs(legs_of(request))  # 2-4 distinct contracts of one underlying, as build_mleg_request
 
         return check_mleg(request, view, limits, account)  # type: ignore[no-any-return]
     symbol, side = str(request.symbol), str(_value(request, "side"))
