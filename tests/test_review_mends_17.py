@@ -15,6 +15,7 @@ import alpaca_nb as anb
 from alpaca_nb import errors
 from alpaca_nb.session import Session
 from alpaca_nb.sim import Simulator
+from tests import front_end
 from tests.conftest import wait_until
 from tests.test_review_mends_16 import _calls, _near, _sent
 from tests.test_stream_frames import _kept, _pair, _take
@@ -227,3 +228,32 @@ def test_a_crafted_request_with_legs_is_judged_by_its_legs(session: Session, sim
         with pytest.raises((errors.PreTradeRefusal, errors.ValidationError)):
             session.place(request)
     assert _sent(sim) == 0
+
+
+# ----- the ticket ------------------------------------------------------------------------------------------
+def test_the_ticket_finds_an_order_of_unknown_fate_after_another_submit_in_between(
+    session: Session, sim: Simulator
+) -> None:
+    """KO 1 @ 10.00 is sent and its answer lost (the ticket says: send it again, it will be found). The user
+    first submits a typo (qty 1000, refused), then the order again: it must be found, not placed twice
+    (the typo's submit replaced the ticket's intent, and the order came back with a new id)."""
+    ticket = anb.OrderTicket("KO", session=session, max_notional=1000)
+    try:
+        front_end.write(ticket, qty="1", order_type="limit", limit_price="10.00", tif="day")
+        sim.faults.reset("POST", "/v2/orders", after_apply=True)
+        sim.faults.fail("GET", "/v2/orders:by_client_order_id", 500, times=20)
+        front_end.send(ticket, {"type": "submit"})
+        assert "could not check" in ticket.message
+        sim.faults.clear()
+        front_end.write(ticket, qty="1000")
+        front_end.send(ticket, {"type": "submit"})
+        assert "max_notional" in ticket.message
+        front_end.write(ticket, qty="1")
+        front_end.send(ticket, {"type": "submit"})
+        assert ticket.order_id, ticket.message
+        assert [o["qty"] for o in sim.orders()] == ["1"]
+        front_end.write(ticket, qty="2")  # a new order is still a new order
+        front_end.send(ticket, {"type": "submit"})
+        assert sorted(o["qty"] for o in sim.orders()) == ["1", "2"]
+    finally:
+        ticket.close()
