@@ -74,6 +74,23 @@ def test_a_message_no_record_can_be_made_of_does_not_half_apply_its_frame_or_sta
         assert hub.stats()["messages"] == 2
 
 
+def test_an_error_the_stream_server_sends_is_reported() -> None:
+    """Subscribing to more option quotes than the plan allows (200 on basic) gets a stream message
+    ``{"T": "error", "code": 405, "msg": "symbol limit exceeded"}``: it must reach ``last_error`` and the
+    error count (since the two-level route look-up, a message with no route was dropped unseen)."""
+    with Simulator(
+        seed=61, hours="always", rate_limit=None, stream_connection_limit=None, plan="basic"
+    ) as sim:
+        s = anb.connect("demo", simulator=sim, quiet=True, rate_limit=None, current=False)
+        try:
+            s.stream.subscribe(quotes=list(s.option_chain("AAPL").symbol[:201]))
+            assert wait_until(lambda: s.stream.last_error is not None, timeout=10)
+            assert "405" in str(s.stream.last_error) and "symbol limit" in str(s.stream.last_error)
+            assert s.stream.stats()["errors"] >= 1
+        finally:
+            s.close()
+
+
 @pytest.mark.parametrize(
     "raw",
     [
