@@ -274,3 +274,19 @@ def test_the_ticket_finds_an_order_of_unknown_fate_after_another_submit_in_betwe
         assert sorted(o["qty"] for o in sim.orders()) == ["1", "2"]
     finally:
         ticket.close()
+
+
+def test_max_position_counts_spreads_still_working(session: Session, sim: Simulator) -> None:
+    """max_position 5: a resting spread of 5 units, then the same spread again — 10 contracts a leg if both
+    fill; refused, as a single-leg order is (the spread's check looked at positions only). Repricing the
+    resting spread does not grow it and is allowed; growing it is not."""
+    calls, spot = _calls(session)
+    legs = [anb.Leg(_near(calls, spot), "buy"), anb.Leg(_near(calls, spot, 2), "sell")]
+    session.max_position = 5
+    first = session.submit_order(legs=legs, qty=5, limit_price=0.05)
+    with pytest.raises(errors.PreTradeRefusal, match="5 more in open orders"):
+        session.submit_order(legs=legs, qty=5, limit_price=0.05)
+    assert _sent(sim) == 1
+    again = session.replace_order(str(first.id), limit_price=0.06)
+    with pytest.raises(errors.PreTradeRefusal, match="max_position"):
+        session.replace_order(str(again.id), qty=6)

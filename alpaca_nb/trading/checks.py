@@ -311,7 +311,13 @@ def check_replace(
 
         units = qty if qty is not None else _num(order.qty)
         net = limit_price if limit_price is not None else _num(order.limit_price)
-        check_mleg(SimpleNamespace(legs=order.legs, qty=units, limit_price=net), view, limits, "")
+        request = SimpleNamespace(legs=order.legs, qty=units, limit_price=net)
+        check_mleg(request, view, Limits(limits.max_notional), "")  # the order itself is still working:
+        grows = float(units or 0) - float(_num(order.qty) or 0.0)  # max_position is judged by its growth
+        if limits.max_position is not None and grows > 0:
+            for leg in order.legs:
+                ratio = float(leg.ratio_qty or 1)
+                _check_growth(str(leg.symbol), str(_value(leg, "side")), grows * ratio, view, limits)
         return
     price = limit_price or stop_price or _num(order.limit_price) or _num(order.stop_price)
     shares = float(qty if qty is not None else _num(order.qty) or 0.0)
@@ -323,7 +329,12 @@ def check_replace(
         )
     grows = shares - float(_num(order.qty) or 0.0)
     if limits.max_position is not None and grows > 0:
-        symbol, side = str(order.symbol), str(_value(order, "side"))
+        _check_growth(str(order.symbol), str(_value(order, "side")), grows, view, limits)
+
+
+def _check_growth(symbol: str, side: str, grows: float, view: MarketView, limits: Limits) -> None:
+    """A replacement ``grows`` a working order on ``symbol``: the position if everything working fills."""
+    if limits.max_position is not None:
         buying, selling = view.working_qty(symbol)
         held = view.position_qty(symbol)
         worst = held + buying + grows if side == "buy" else held - selling - grows

@@ -89,11 +89,15 @@ def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
             and not ((moved < 0 and held >= -moved - 1e-9) or (moved > 0 and held <= -moved + 1e-9))
         ):
             raise PreTradeRefusal(f"refused: {leg.position_intent} {leg.symbol}, but you hold {held:g}")
-        if limits.max_position is not None and abs(held + moved) > limits.max_position + 1e-9:
-            raise PreTradeRefusal(
-                f"refused: {leg.symbol} would be {held + moved:g} contracts, beyond max_position "
-                f"{limits.max_position:g}"
-            )
+        if limits.max_position is not None:  # if the resting orders fill too, as for a single leg
+            buying, selling = view.working_qty(leg.symbol)
+            pending = buying if moved > 0 else -selling
+            if abs(held + moved + pending) > limits.max_position + 1e-9:
+                more = f" with {abs(pending):g} more in open orders" if pending else ""
+                raise PreTradeRefusal(
+                    f"refused: {leg.symbol} would be {held + moved + pending:g} contracts{more}, beyond "
+                    f"max_position {limits.max_position:g}"
+                )
     limit = getattr(request, "limit_price", None)
     if limit is not None:
         price, source = float(limit), "limit price"
