@@ -974,7 +974,13 @@ class Session:
         # The order's asset class decides its rules (crypto: gtc/ioc, its own price steps), as for a new one.
         current = self.get_order(str(order_id), account=account)
         symbol = str(current.symbol or "")
-        cls = asset_class(symbol) if symbol else STOCK
+        cls = asset_class(symbol) if symbol else OPTION  # no symbol: a multi-leg parent, of option legs
+        kind = str(getattr(current.type, "value", current.type))  # a replacement keeps the order's type
+        for name, value, types in (("limit_price", limit_price, ("limit", "stop_limit")),
+                                   ("stop_price", stop_price, ("stop", "stop_limit")),
+                                   ("trail", trail, ("trailing_stop",))):  # fmt: skip
+            if value is not None and kind not in types:
+                raise ValidationError(f"{name} does not apply to a {kind} order (only {' or '.join(types)})")
         tif = None if time_in_force is None else choice("time_in_force", time_in_force, cls.time_in_force)
         fields: dict[str, Any] = {
             "qty": None if q is None else int(q),

@@ -290,3 +290,18 @@ def test_max_position_counts_spreads_still_working(session: Session, sim: Simula
     again = session.replace_order(str(first.id), limit_price=0.06)
     with pytest.raises(errors.PreTradeRefusal, match="max_position"):
         session.replace_order(str(again.id), qty=6)
+
+
+def test_a_replacement_keeps_to_what_the_order_takes(session: Session, sim: Simulator) -> None:
+    """A spread is a day limit order of options: a replacement to gtc, or with a stop price or a trail, is
+    one line and nothing is sent (tif was judged by stock rules and sent; a stop price on the limit spread
+    was sent and taken)."""
+    calls, spot = _calls(session)
+    legs = [anb.Leg(_near(calls, spot), "buy"), anb.Leg(_near(calls, spot, 2), "sell")]
+    spread = session.submit_order(legs=legs, qty=1, limit_price=0.05)
+    single = session.submit_order(_near(calls, spot), qty=1, type="limit", limit_price=0.05)
+    for order_id, change in [(spread.id, {"time_in_force": "gtc"}), (spread.id, {"stop_price": 1.0}),
+                             (spread.id, {"trail": 1.0}), (single.id, {"stop_price": 1.0})]:  # fmt: skip
+        with pytest.raises(errors.ValidationError, match=r"time_in_force|does not apply"):
+            session.replace_order(str(order_id), **change)  # type: ignore[arg-type]
+    assert not any(r.method == "PATCH" for r in sim.requests)
