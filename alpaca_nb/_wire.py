@@ -347,12 +347,12 @@ def wire_nanos(raw: Any) -> int:
     sizes: 32-bit seconds, 64-bit 30-bit ns + 34-bit s, 96-bit); ``ValueError`` for anything else."""
     if len(raw) == 10:
         head, code, v = _TIMESTAMP64(raw)
-        if head == 0xD7 and code == -1:
+        if head == 0xD7 and code == -1 and v >> 34 < 1_000_000_000:  # nanoseconds as msgpack allows them
             return int((v & 0x3FFFFFFFF) * 1_000_000_000 + (v >> 34))
     b = bytes(raw)
     if b[:2] == b"\xd6\xff" and len(b) == 6:
         return int.from_bytes(b[2:], "big") * 1_000_000_000
-    if b[:3] == b"\xc7\x0c\xff" and len(b) == 15:
+    if b[:3] == b"\xc7\x0c\xff" and len(b) == 15 and int.from_bytes(b[3:7], "big") < 1_000_000_000:
         return int.from_bytes(b[7:], "big", signed=True) * 1_000_000_000 + int.from_bytes(b[3:7], "big")
     raise ValueError("not a msgpack timestamp")
 

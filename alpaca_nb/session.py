@@ -1008,6 +1008,7 @@ class Session:
 
         from .trading import new_client_order_id, replace_order
         from .trading.checks import check_replace, check_steps
+        from .trading.legs import _net_price as net_price
         from .trading.requests import choice, number, price_on_steps
 
         client = self.client(account)
@@ -1025,13 +1026,21 @@ class Session:
         # The order's asset class decides its rules (crypto: gtc/ioc, its own price steps), as for a new one.
         current = self.get_order(str(order_id), account=account)
         symbol = str(current.symbol or "")
-        cls = asset_class(symbol) if symbol else STOCK
+        cls = asset_class(symbol) if symbol else OPTION  # no symbol: a multi-leg parent, of option legs
+        kind = str(getattr(current.type, "value", current.type))  # a replacement keeps the order's type
+        for name, value, types in (("limit_price", limit_price, ("limit", "stop_limit")),
+                                   ("stop_price", stop_price, ("stop", "stop_limit")),
+                                   ("trail", trail, ("trailing_stop",))):  # fmt: skip
+            if value is not None and kind not in types:
+                raise ValidationError(f"{name} does not apply to a {kind} order (only {' or '.join(types)})")
         tif = None if time_in_force is None else choice("time_in_force", time_in_force, cls.time_in_force)
         fields: dict[str, Any] = {
             "qty": None if q is None else int(q),
             "limit_price": price_on_steps("limit_price", limit_price, symbol)
             if symbol
-            else number("limit_price", limit_price),
+            else None
+            if limit_price is None
+            else net_price(limit_price),  # a multi-leg parent: a net price, negative a credit
             "stop_price": price_on_steps("stop_price", stop_price, symbol)
             if symbol
             else number("stop_price", stop_price),

@@ -495,6 +495,8 @@ class StreamHub:
                 symbols = routes.get(code)
                 route = symbols.get(msg["S"]) if symbols is not None else None
                 if route is None:
+                    if code == "error":  # the server refused something ("symbol limit exceeded"…)
+                        self._failed(StreamError(f"stream error {msg.get('code')}: {msg.get('msg')}"))
                     count += code in RECORDS  # a market message nobody wants (any more)
                     continue
                 stamp: Any = msg["t"]
@@ -504,9 +506,10 @@ class StreamHub:
                     item = new(quote, (t_ns, msg["bp"], msg["bs"], msg["ap"], msg["as"]))
                 else:
                     item = RECORDS[code][1](msg, t_ns)
-            except KeyError:  # a control message ("error", "subscription"), or one missing a field
-                if msg.get("T") == "error":
-                    self._failed(StreamError(f"stream error {msg.get('code')}: {msg.get('msg')}"))
+            except (KeyError, TypeError, ValueError, AttributeError):  # a control message, one missing
+                # a field, or one no record can be made of (not a map, an unhashable symbol, a book level
+                # that is no number): skipped alone, before anything of it is kept, so the rest of its
+                # frame is still kept and delivered
                 continue
             route[2](item)  # deque.append is atomic; readers copy under the lock
             pending = route[4]  # only this (the engine) thread touches it

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from alpaca.trading.models import Order
 from alpaca.trading.requests import ClosePositionRequest, ReplaceOrderRequest
 
+from .._wire import quoted_symbol
 from ..errors import (
     APIError,
     DuplicateClientOrderIdError,
@@ -176,7 +177,8 @@ def close_position(
     on the closing side is the answer. If the orders could not be read, nothing is guessed."""
     position = _retrying(lambda: client.get_json(f"/positions/{symbol_or_id}"))
     closing_side = "sell" if float(position["qty"]) > 0 else "buy"
-    before = _recent_orders(client, str(position["symbol"]))
+    symbol = quoted_symbol(position)  # what its orders carry: a crypto position BTCUSD trades as BTC/USD
+    before = _recent_orders(client, symbol)
     send = _Refused()
     try:
         order = send(lambda: client.close_position(symbol_or_id, options))
@@ -186,7 +188,7 @@ def close_position(
         ambiguous = isinstance(err, AMBIGUOUS)
         if not (ambiguous or send.again):
             raise
-        found = _closing_order(client, str(position["symbol"]), closing_side, before)
+        found = _closing_order(client, symbol, closing_side, before)
         if found is not None:
             return found
         if not ambiguous:
@@ -226,14 +228,14 @@ def close_all_positions(client: SafeTradingClient, *, cancel_orders: bool) -> li
     """Close every position with one DELETE, never resent; after an ambiguous answer, the closing
     order of each position noted before is looked for."""
     positions = _retrying(lambda: client.get_json("/positions"))
-    befores = {str(p["symbol"]): _recent_orders(client, str(p["symbol"])) for p in positions}
+    befores = {str(p["symbol"]): _recent_orders(client, quoted_symbol(p)) for p in positions}
     try:
         return list(_Refused()(lambda: client.close_all_positions(cancel_orders=cancel_orders)) or [])
     except AMBIGUOUS as err:
         results, missing = [], []
         for p in positions:
             side = "sell" if float(p["qty"]) > 0 else "buy"
-            found = _closing_order(client, str(p["symbol"]), side, befores[str(p["symbol"])])
+            found = _closing_order(client, quoted_symbol(p), side, befores[str(p["symbol"])])
             if found is None:
                 missing.append(str(p["symbol"]))
             else:

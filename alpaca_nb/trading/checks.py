@@ -162,8 +162,13 @@ def _price(request: OrderRequest, view: MarketView, side: str) -> tuple[float | 
 
 def check_order(request: OrderRequest, view: MarketView, limits: Limits, account: str) -> CheckedOrder:
     """Apply the policy to ``request``; the checked order, or ``PreTradeRefusal``."""
-    if getattr(request, "legs", None) and not request.symbol:  # a multi-leg option order
+    if getattr(request, "legs", None) or _value(request, "order_class") == "mleg":  # a multi-leg order
+        from .legs import check_legs, legs_of
         from .option_checks import check_mleg
+
+        if request.symbol or _value(request, "order_class") != "mleg":  # judged as one, sent as the other
+            raise PreTradeRefusal("refused: a multi-leg order is order_class mleg with legs and no symbol")
+        check_legs(legs_of(request))  # 2-4 distinct contracts of one underlying, as build_mleg_request
 
         return check_mleg(request, view, limits, account)  # type: ignore[no-any-return]
     symbol, side = str(request.symbol), str(_value(request, "side"))
@@ -297,10 +302,26 @@ def check_replace(
     limits: Limits,
 ) -> None:  # fmt: skip
     """The same limits for a replacement as for a new order: its estimated value against
-    ``max_notional``, and a larger quantity against ``max_position`` (with what is already working)."""
+    ``max_notional``, and a larger quantity against ``max_position`` (with what is already working).
+    A multi-leg parent is judged as a new multi-leg order of its legs at the new quantity and price."""
+    if order.legs and not order.symbol:
+        from types import SimpleNamespace
+
+        from .option_checks import check_mleg
+
+        units = qty if qty is not None else _num(order.qty)
+        net = limit_price if limit_price is not None else _num(order.limit_price)
+        request = SimpleNamespace(legs=order.legs, qty=units, limit_price=net)
+        check_mleg(request, view, Limits(limits.max_notional), "")  # the order itself is still working:
+        grows = float(units or 0) - float(_num(order.qty) or 0.0)  # max_position is judged by its growth
+        if limits.max_position is not None and grows > 0:
+            for leg in order.legs:
+                ratio = float(leg.ratio_qty or 1)
+                _check_growth(str(leg.symbol), str(_value(leg, "side")), grows * ratio, view, limits)
+        return
     price = limit_price or stop_price or _num(order.limit_price) or _num(order.stop_price)
     shares = float(qty if qty is not None else _num(order.qty) or 0.0)
-    estimate = shares * float(price or 0.0)
+    estimate = shares * float(price or 0.0) * asset_class(str(order.symbol)).multiplier  # options: ×100
     if limits.max_notional is not None and estimate > limits.max_notional:
         raise PreTradeRefusal(
             f"refused: the replacement's estimated ${estimate:,.2f} exceeds max_notional "
@@ -308,7 +329,12 @@ def check_replace(
         )
     grows = shares - float(_num(order.qty) or 0.0)
     if limits.max_position is not None and grows > 0:
-        symbol, side = str(order.symbol), str(_value(order, "side"))
+        _check_growth(str(order.symbol), str(_value(order, "side")), grows, view, limits)
+
+
+def _check_growth(symbol: str, side: str, grows: float, view: MarketView, limits: Limits) -> None:
+    """A replacement ``grows`` a working order on ``symbol``: the position if everything working fills."""
+    if limits.max_position is not None:
         buying, selling = view.working_qty(symbol)
         held = view.position_qty(symbol)
         worst = held + buying + grows if side == "buy" else held - selling - grows

@@ -89,11 +89,15 @@ def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
             and not ((moved < 0 and held >= -moved - 1e-9) or (moved > 0 and held <= -moved + 1e-9))
         ):
             raise PreTradeRefusal(f"refused: {leg.position_intent} {leg.symbol}, but you hold {held:g}")
-        if limits.max_position is not None and abs(held + moved) > limits.max_position + 1e-9:
-            raise PreTradeRefusal(
-                f"refused: {leg.symbol} would be {held + moved:g} contracts, beyond max_position "
-                f"{limits.max_position:g}"
-            )
+        if limits.max_position is not None:  # if the resting orders fill too, as for a single leg
+            buying, selling = view.working_qty(leg.symbol)
+            pending = buying if moved > 0 else -selling
+            if abs(held + moved + pending) > limits.max_position + 1e-9:
+                more = f" with {abs(pending):g} more in open orders" if pending else ""
+                raise PreTradeRefusal(
+                    f"refused: {leg.symbol} would be {held + moved + pending:g} contracts{more}, beyond "
+                    f"max_position {limits.max_position:g}"
+                )
     limit = getattr(request, "limit_price", None)
     if limit is not None:
         price, source = float(limit), "limit price"
@@ -112,8 +116,11 @@ def check_mleg(request: Any, view: Any, limits: Any, account: str) -> Any:
                 "refused: a net credit across expirations has no loss the legs bound at one expiry — "
                 "send it for a debit, or use legs of one expiration"
             )
-        worst = qty * OPTION.multiplier * price  # a debit across expirations loses at most what it paid
-        return _within_limits(request, view, limits, account, worst, worst, price, source)
+        # at the first expiration a later long leg is worth at least its intrinsic value: the loss there is
+        # at most the debit plus what the legs' intrinsic values can owe (a diagonal's strike width)
+        worst = qty * OPTION.multiplier * max(price, payoff(shapes(legs), price).max_loss)
+        paid = qty * OPTION.multiplier * price
+        return _within_limits(request, view, limits, account, worst, paid, price, source)
     pay = payoff(shapes(legs), price)
     if math.isinf(pay.min_value):
         raise PreTradeRefusal(

@@ -72,7 +72,8 @@ def price_on_steps(name: str, value: Any, symbol: str, *, required: bool = False
     cls = asset_class(symbol)
     for places in range(0, (cls.price_places or 4) + 1):
         rounded = round(price, places)
-        if abs(rounded - price) <= 1e-9 * max(1.0, price) and cls.price_step_ok(to_decimal(name, rounded)):
+        # noise is relative to the price: an absolute 1e-9 rounded a tiny positive price to 0 and sent it
+        if abs(rounded - price) <= 1e-9 * price and cls.price_step_ok(to_decimal(name, rounded)):
             return rounded
     step = (
         f"{cls.price_places} decimals" if cls.price_places is not None

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from ..errors import AlpacaNbError, ValidationError
+from ..errors import AlpacaNbError, OrderStateUnknownError, ValidationError
 from .assets import STATIC, stylesheet
 from .live import LiveWidget
 
@@ -135,6 +135,7 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
         self._limits: Limits = limits
         self._lock = threading.Lock()
         self._intent: tuple[tuple[Any, ...], str] | None = None  # (fields, client_order_id)
+        self._unsure: dict[tuple[Any, ...], str] = {}  # fields → id of an order sent with no answer
         self._sent: set[str] = set()  # client_order_ids already placed
         self._review: _Review | None = None
         self._order_account = "paper"
@@ -474,7 +475,9 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
 
         fields = self._fields()
         if self._intent is None or self._intent[0] != fields:
-            self._intent = (fields, new_client_order_id())
+            # the same order as one whose fate is unknown is that order (found, not doubled), whatever
+            # was submitted in between
+            self._intent = (fields, self._unsure.get(fields) or new_client_order_id())
         return self._intent
 
     def _submit(self) -> Any:
@@ -548,8 +551,14 @@ class OrderTicket(LiveWidget, anywidget.AnyWidget):
 
     def _place(self, request: Any, account: str) -> Any:
         self._expected, self._shown_at = str(request.client_order_id), 0  # before the POST: see above
-        order = self._session.place(request, account=account, limits=self._limits)
-        self._sent.add(str(request.client_order_id))
+        coid = str(request.client_order_id)
+        try:
+            order = self._session.place(request, account=account, limits=self._limits)
+        except OrderStateUnknownError:
+            self._unsure[self._fields()] = coid
+            raise
+        self._unsure = {k: v for k, v in self._unsure.items() if v != coid}
+        self._sent.add(coid)
         self._order_account = account
         with self._state, self.hold_sync():
             self.confirming, self.confirm_text, self.review_token = False, "", ""
