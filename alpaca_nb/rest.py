@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,6 +222,21 @@ def decode_json(
     return payload
 
 
+def decode_typed(body: bytes | memoryview, decode: Callable[[Any], Any], what: str) -> Any:
+    """``decode(body)`` for a typed msgspec decoder (``_wire.chain_page_decoders``): a body that is not
+    JSON, or not of the types it holds, is an ``InvalidResponseError`` — as ``decode_json``."""
+    import msgspec
+
+    if not body:
+        raise InvalidResponseError(f"{what}: the answer has no body")
+    try:
+        return decode(body)
+    except msgspec.ValidationError as e:
+        raise InvalidResponseError(f"{what}: the answer is not what Alpaca sends here ({e})") from None
+    except msgspec.DecodeError:
+        raise InvalidResponseError(f"{what}: the answer is not JSON ({len(body)} bytes)") from None
+
+
 def retry_wait(headers: Mapping[str, str] | http.client.HTTPMessage) -> float | None:
     """Seconds to wait from ``Retry-After``, else from ``X-RateLimit-Reset`` (epoch seconds)."""
     try:
@@ -289,6 +304,7 @@ class SafeRESTMixin:
         self._anb_timeout = timeout
         self._anb_limiter = limiter
         self._anb_account = account
+        self._anb_idle = IdleConnections()
 
     @property
     def last_error(self) -> str | None:
@@ -305,6 +321,13 @@ class SafeRESTMixin:
     def close(self) -> None:
         """Close the client's keep-alive connections."""
         self._session.close()
+        self._idle().clear()
+
+    def _idle(self) -> IdleConnections:
+        idle = self.__dict__.get("_anb_idle")
+        if idle is None:
+            idle = self.__dict__.setdefault("_anb_idle", IdleConnections())
+        return idle  # type: ignore[no-any-return]
 
     def _connector(self) -> Connector:
         """Connections for the paged fast path, set up as this client's session would set them up."""
@@ -420,6 +443,57 @@ def http_error(reply: Reply, method: str, path: str) -> APIError:
     )
 
 
+class _Key(tuple):  # type: ignore[type-arg]
+    """A connection's key: it holds the proxy's URL and credentials, so it never prints them (a verbose
+    traceback shows locals)."""
+
+    def __repr__(self) -> str:
+        return "<connection key>"
+
+
+class IdleConnections:
+    """The fast path's keep-alive connections between calls, by where they lead (``Connector.key``): a
+    call's pages go out on connections the last call left open, not new ones (over TLS, a handshake of
+    two round trips each). A connection the server has closed meanwhile is dropped when taken."""
+
+    PER_KEY = 6  # (bars use three chains at once, an option chain three)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[_Key, list[Any]] = {}
+
+    def take(self, key: _Key) -> Any:
+        while True:
+            with self._lock:
+                stack = self._idle.get(key)
+                conn = stack.pop() if stack else None
+            if conn is None:
+                return None
+            if conn.is_connected:  # (False once the server has closed it: its socket reads EOF)
+                return conn
+            conn.close()
+
+    def give(self, key: _Key, conn: Any) -> None:
+        with self._lock:
+            stack = self._idle.setdefault(key, [])
+            if len(stack) < self.PER_KEY:
+                stack.append(conn)
+                return
+        conn.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            conns = [c for stack in self._idle.values() for c in stack]
+            self._idle.clear()
+        for conn in conns:
+            conn.close()
+
+    def __del__(self) -> None:  # a client dropped without close(): its sockets are closed, not leaked
+        for stack in self._idle.values():
+            for conn in stack:
+                conn.close()
+
+
 class Connector:
     """Opens keep-alive connections to one base URL the way requests would, on urllib3's machinery.
 
@@ -442,7 +516,12 @@ class Connector:
                 f"GET {self.prefix}/…: the proxy URL in HTTPS_PROXY/HTTP_PROXY/ALL_PROXY could not be read"
             )
         self.direct = self.proxy is None or self.proxy.scheme == "http"
+        # where a connection leads, and how it was set up: one of another key is never reused here
         bundle = ca_bundle(self.verify) if self.https else None
+        self.key = _Key(  # (no local holds the proxy's credentials: a verbose traceback would show it)
+            (self.https, self.host, self.port, self.proxy, tuple(sorted(self.proxy_headers.items())), bundle,
+             self.verify is False)
+        )  # fmt: skip
         if bundle and not os.path.exists(bundle):
             raise ConnectionLostError(
                 f"the CA bundle {bundle!r} (REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE/SSL_CERT_FILE) does not exist"
@@ -585,6 +664,8 @@ class PipelinedGets:
         self._prefix = f"{self._connector.prefix}/{client._api_version}"  # type: ignore[attr-defined]
         self._conn: Any = None
         self._pending: tuple[str, str, float, dict[str, Any]] | None = None  # (path, target, sent at, params)
+        self._pooled = False  # the connection came from the client's idle ones and has not answered yet
+        self._clean = False  # the last answer was read whole, and the server keeps the connection open
 
     def send(self, path: str, params: dict[str, Any]) -> None:
         """Send ``GET path?params`` now; ``receive()`` returns its body later."""
@@ -593,11 +674,15 @@ class PipelinedGets:
         if self._connector.direct:
             self._request(target)
 
-    def _request(self, target: str) -> None:
+    def _request(self, target: str, *, fresh: bool = False) -> None:
         self._client._anb_limiter.acquire()
         failure: BaseException | None = None
+        if self._conn is None and not fresh:
+            self._conn = self._client._idle().take(self._connector.key)
+            self._pooled = self._conn is not None
         for _ in range(2):  # once more on a new connection: the server may have closed an idle one
             reused = self._conn is not None
+            self._clean = False
             try:
                 if self._conn is None:
                     self._conn = self._connector.open()
@@ -609,6 +694,7 @@ class PipelinedGets:
                 return
             except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as err:
                 self.close()
+                self._pooled = False
                 failure = None if reused else err  # a fresh connection that failed is not retried
                 if failure is not None:
                     break
@@ -643,12 +729,31 @@ class PipelinedGets:
             failure: BaseException | None = None
             try:
                 response = self._conn.getresponse()
-                raw = response.read(decode_content=False)
-                body = decode_body(raw, response.headers.get("Content-Encoding"))
-                reply = Reply(response.status, response.headers, body)
+            except (ConnectionError, http.client.BadStatusLine) as err:
+                self.close()
+                if not self._pooled:
+                    self._fail(err)
+                # an idle connection the server closed as the request went out: nothing was answered,
+                # so the GET goes again, on a new connection (as once more in ``_request``)
+                self._pooled = False
+                self._request(target, fresh=True)
+                continue
             except BaseException as err:
                 self.close()
                 failure = err
+            if failure is None:
+                self._pooled = False
+                try:
+                    raw = response.read(decode_content=False)
+                    body = decode_body(raw, response.headers.get("Content-Encoding"))
+                    reply = Reply(response.status, response.headers, body)
+                    self._clean = (
+                        response.version == 11
+                        and "close" not in response.headers.get("Connection", "").lower()
+                    )
+                except BaseException as err:
+                    self.close()
+                    failure = err
             if failure is not None:
                 self._fail(failure)
             client._log(logging.INFO if reply.ok else logging.WARNING, "GET", path, None, reply.status, start)
@@ -665,3 +770,11 @@ class PipelinedGets:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def release(self) -> None:
+        """Done: the connection goes back to the client's idle ones if its last answer was read whole
+        and nothing is in flight on it; else it is closed."""
+        if self._conn is not None and self._pending is None and self._clean:
+            self._client._idle().give(self._connector.key, self._conn)
+            self._conn = None
+        self.close()

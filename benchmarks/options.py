@@ -4,14 +4,17 @@
 
 1. chain: every contract of one underlying (~2,000, all expirations) from the simulator (its own
    process) into a DataFrame indexed by (expiration, strike, type) with bid, ask, last, iv and greeks —
-   ours (``Session.option_chain``: snapshots and contracts, every page, parsed once with orjson) against
-   alpaca-py's ``OptionHistoricalDataClient.get_option_chain`` (a dict of pydantic models, paged at
-   1,000) plus building the same frame from it by hand, and the same contracts from alpaca-py's
-   ``get_option_contracts`` for open interest — medians of ``--rounds`` in one process each (alternating;
-   clients built and the heap collected before the clock starts, on both sides). The simulator reports
-   its own time answering each request (``RequestRecord.seconds``, compression included): the share of
-   each side that is the simulator's. The simulator gzips with ISA-L here (``compression_engine="isal"``):
-   on loopback bytes are free, and its compression CPU, which both sides wait for, is not what is measured;
+   ours (``Session.option_chain``: calls, puts and contracts asked at once, each page decoded by msgspec
+   into only what a row keeps) against alpaca-py's ``OptionHistoricalDataClient.get_option_chain`` (a
+   dict of pydantic models, paged at 1,000) plus building the same frame from it by hand, and the same
+   contracts from alpaca-py's ``get_option_contracts`` for open interest. Each side runs in a fresh
+   process (alternating, ``--rounds`` of each): clients built and a one-week chain asked (imports, first
+   calls), then the full chain twice, each on a collected heap; the headline is the second call (steady
+   state, as a notebook asks again), and the first is printed too. The simulator reports its own time
+   answering each request of the timed call (``RequestRecord.seconds``, compression included): the share
+   of each side that is the simulator's. The simulator gzips with ISA-L level 1 here
+   (``compression_engine="isal"``): on loopback bytes are free, and its compression CPU, which both sides
+   wait for, is not what is measured;
 2. ingest: option quotes/s the hub takes from the simulator's pre-encoded replay on the option stream
    (10 a frame, msgpack as Alpaca sends) with 4 QuoteCharts attached.
 """
@@ -34,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests import comm_capture  # noqa: F401  (before any widget: comm messages are captured, not sent)
 
 UNDERLYING = "AAPL"
+_NEAR = dt.date.today() + dt.timedelta(days=7)  # the warm-up: one week of the chain, both sides
 
 
 def sim_child() -> None:
@@ -43,14 +47,14 @@ def sim_child() -> None:
     # ISA-L gzip (docs/simulator.md): on loopback bytes are free, and the server's compression CPU —
     # which both sides wait for, on the same two cores — is not what is measured.
     sim = Simulator(seed=7, hours="always", rate_limit=None, stream_connection_limit=None,
-                    compression_engine="isal").start()  # fmt: skip
+                    compression_engine="isal", compression_level=1).start()  # fmt: skip
     key, secret = sim.credentials()
     print(f"{sim.base_url} {sim.data_stream_url} {sim.option_stream_url} {key} {secret}", flush=True)
     seen = 0
     for line in sys.stdin:
         if line.startswith("served"):  # the simulator's own seconds per request since the last ask
             log = sim.requests
-            print(json.dumps([(r.path, r.seconds) for r in log[seen:]]), flush=True)
+            print(json.dumps([(r.path, r.seconds, r.at) for r in log[seen:]]), flush=True)
             seen = len(log)
             continue
         _, count, symbols = line.split()
@@ -77,17 +81,28 @@ def _session(base: str, stock_url: str, option_url: str, key: str, secret: str) 
 def run_chain(
     variant: str, base: str, stock_url: str, option_url: str, key: str, secret: str
 ) -> dict[str, Any]:
-    import pandas as pd
+    """One side in a fresh process: a one-week chain first (imports, clients), then the full chain twice,
+    each timed on a collected heap — the first call in the process, and the next (steady state)."""
+    chain = (
+        _ours(base, stock_url, option_url, key, secret) if variant == "ours" else _theirs(base, key, secret)
+    )
+    out: dict[str, Any] = {}
+    for name in ("first", "seconds"):
+        gc.collect()  # both sides start on a collected heap: neither pays for earlier garbage
+        started, t0 = time.time(), time.perf_counter()
+        rows = chain()
+        out[name] = time.perf_counter() - t0
+    return {**out, "rows": rows, "started": started}
 
-    if variant == "ours":
-        session = _session(base, stock_url, option_url, key, secret)
-        session.option_contracts(UNDERLYING, expiration=dt.date.today())  # clients and imports first
-        session.data_client(f"{UNDERLYING}261218C00200000")  # (the option data client too)
-        gc.collect()  # both sides start on a collected heap: neither pays for the imports' garbage
-        t0 = time.perf_counter()
-        frame = session.option_chain(UNDERLYING)
-        seconds = time.perf_counter() - t0
-        return {"seconds": seconds, "rows": len(frame)}
+
+def _ours(base: str, stock_url: str, option_url: str, key: str, secret: str) -> Any:
+    session = _session(base, stock_url, option_url, key, secret)
+    session.option_chain(UNDERLYING, expiration_lte=_NEAR)  # imports and first calls (as alpaca-py's below)
+    return lambda: len(session.option_chain(UNDERLYING))
+
+
+def _theirs(base: str, key: str, secret: str) -> Any:
+    import pandas as pd
     from alpaca.data.historical import OptionHistoricalDataClient
     from alpaca.data.requests import OptionChainRequest
     from alpaca.trading.client import TradingClient
@@ -96,35 +111,43 @@ def run_chain(
     data = OptionHistoricalDataClient(key, secret, url_override=base)
     trading = TradingClient(key, secret, paper=True, url_override=base)
     horizon = dt.date.today() + dt.timedelta(days=3 * 366)
-    gc.collect()
-    t0 = time.perf_counter()
-    snaps = data.get_option_chain(OptionChainRequest(underlying_symbol=UNDERLYING))
-    contracts, token = [], None
-    while True:
-        ask = GetOptionContractsRequest(underlying_symbols=[UNDERLYING], expiration_date_lte=horizon, limit=10_000,
-                                        page_token=token)  # fmt: skip
-        page = trading.get_option_contracts(ask)
-        contracts += page.option_contracts or []
-        token = page.next_page_token
-        if not token:
-            break
-    oi = {c.symbol: float(c.open_interest) if c.open_interest else float("nan") for c in contracts}
-    rows = []
-    for symbol, snap in snaps.items():  # what a user writes to get a frame out of alpaca-py's models
-        body = symbol[-15:]
-        g = snap.greeks
-        rows.append({
-            "expiration": pd.Timestamp(f"20{body[:2]}-{body[2:4]}-{body[4:6]}"), "strike": int(body[7:]) / 1000,
-            "type": "call" if body[6] == "C" else "put", "symbol": symbol,
-            "bid": snap.latest_quote.bid_price if snap.latest_quote else None,
-            "ask": snap.latest_quote.ask_price if snap.latest_quote else None,
-            "last": snap.latest_trade.price if snap.latest_trade else None, "iv": snap.implied_volatility,
-            "delta": g.delta if g else None, "gamma": g.gamma if g else None, "theta": g.theta if g else None,
-            "vega": g.vega if g else None, "rho": g.rho if g else None, "open_interest": oi.get(symbol),
-        })  # fmt: skip
-    frame = pd.DataFrame(rows).set_index(["expiration", "strike", "type"]).sort_index()
-    seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "rows": len(frame)}
+    data.get_option_chain(
+        OptionChainRequest(underlying_symbol=UNDERLYING, expiration_date_lte=_NEAR)
+    )  # (as ours)
+    trading.get_option_contracts(
+        GetOptionContractsRequest(underlying_symbols=[UNDERLYING], expiration_date_lte=_NEAR)
+    )
+    pd.DataFrame([{"symbol": "x", "expiration": pd.Timestamp("2026-01-02"), "strike": 1.0, "type": "call"}]).set_index(
+        ["expiration", "strike", "type"]).sort_index()  # fmt: skip
+
+    def chain() -> int:
+        snaps = data.get_option_chain(OptionChainRequest(underlying_symbol=UNDERLYING))
+        contracts, token = [], None
+        while True:
+            ask = GetOptionContractsRequest(underlying_symbols=[UNDERLYING], expiration_date_lte=horizon,
+                                            limit=10_000, page_token=token)  # fmt: skip
+            page = trading.get_option_contracts(ask)
+            contracts += page.option_contracts or []
+            token = page.next_page_token
+            if not token:
+                break
+        oi = {c.symbol: float(c.open_interest) if c.open_interest else float("nan") for c in contracts}
+        rows = []
+        for symbol, snap in snaps.items():  # what a user writes to get a frame out of alpaca-py's models
+            body = symbol[-15:]
+            g = snap.greeks
+            rows.append({
+                "expiration": pd.Timestamp(f"20{body[:2]}-{body[2:4]}-{body[4:6]}"), "strike": int(body[7:]) / 1000,
+                "type": "call" if body[6] == "C" else "put", "symbol": symbol,
+                "bid": snap.latest_quote.bid_price if snap.latest_quote else None,
+                "ask": snap.latest_quote.ask_price if snap.latest_quote else None,
+                "last": snap.latest_trade.price if snap.latest_trade else None, "iv": snap.implied_volatility,
+                "delta": g.delta if g else None, "gamma": g.gamma if g else None, "theta": g.theta if g else None,
+                "vega": g.vega if g else None, "rho": g.rho if g else None, "open_interest": oi.get(symbol),
+            })  # fmt: skip
+        return len(pd.DataFrame(rows).set_index(["expiration", "strike", "type"]).sort_index())
+
+    return chain
 
 
 def _child(variant: str, urls: list[str]) -> dict[str, Any]:
@@ -133,12 +156,13 @@ def _child(variant: str, urls: list[str]) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def _served(child: subprocess.Popen[str]) -> list[tuple[str, float]]:
-    """(path, seconds) of the option requests the simulator answered since the last ask."""
+def _served(child: subprocess.Popen[str], since: float = 0.0) -> list[tuple[str, float]]:
+    """(path, seconds) of the option requests the simulator answered since the last ask (and after the
+    wall-clock time ``since``: the timed part of a run, not its warm-up)."""
     assert child.stdin is not None and child.stdout is not None
     child.stdin.write("served\n")
     child.stdin.flush()
-    return [(p, s) for p, s in json.loads(child.stdout.readline()) if "/options/" in p]
+    return [(p, s) for p, s, at in json.loads(child.stdout.readline()) if "/options/" in p and at >= since]
 
 
 def chain(rounds: int) -> list[str]:
@@ -150,29 +174,33 @@ def chain(rounds: int) -> list[str]:
             for v in ("ours", "alpaca"):
                 _served(child)
                 run = _child(v, urls)
-                run["served"] = _served(child)
+                run["served"] = _served(child, run["started"])
                 runs[v].append(run)
     finally:
         child.terminate()
         child.wait(10)
     med = {v: statistics.median(r["seconds"] for r in runs[v]) for v in runs}
+    first = {v: statistics.median(r["first"] for r in runs[v]) for v in runs}
     sim = {v: statistics.median(sum(s for _, s in r["served"]) for r in runs[v]) for v in runs}
     rows = runs["ours"][0]["rows"]
     assert all(r["rows"] == rows for rs in runs.values() for r in rs), runs
     for v in runs:
         each = ", ".join(f"{r['seconds']:.3f}" for r in runs[v])
-        print(f"{v:<7} median {med[v]:.3f} s (runs: {each}); the simulator's own time in it: {sim[v]:.3f} s")
+        print(f"{v:<7} median {med[v]:.3f} s (runs: {each}); the simulator's own time in it: {sim[v]:.3f} s; "
+              f"the first call in each process: median {first[v]:.3f} s")  # fmt: skip
         last = runs[v][-1]["served"]
         print(
             "        last run's requests: "
             + ", ".join(f"{p.rsplit('/', 1)[-1]} {s * 1000:.1f} ms" for p, s in last)
         )
     return [
-        f"1. option chain of {UNDERLYING} ({rows:,} contracts, every expiration) → DataFrame: ours "
-        f"{med['ours']:.3f} s, alpaca-py get_option_chain + contracts + a hand-built frame "
-        f"{med['alpaca']:.3f} s → {med['alpaca'] / med['ours']:.1f}x (target >= 5x); the simulator "
-        f"answering took {sim['ours']:.3f} s of ours and {sim['alpaca']:.3f} s of alpaca-py's "
-        f"(each side less the simulator's time: {(med['alpaca'] - sim['alpaca']) / max(med['ours'] - sim['ours'], 1e-6):.1f}x)"
+        f"1. option chain of {UNDERLYING} ({rows:,} contracts, every expiration) → DataFrame, steady state (a "
+        f"process's second call): ours {med['ours']:.3f} s, alpaca-py get_option_chain + contracts + a hand-built "
+        f"frame {med['alpaca']:.3f} s → {med['alpaca'] / med['ours']:.1f}x (target >= 5x); the simulator "
+        f"answering took {sim['ours']:.3f} s of ours and {sim['alpaca']:.3f} s of alpaca-py's (each side less "
+        f"the simulator's time: {(med['alpaca'] - sim['alpaca']) / max(med['ours'] - sim['ours'], 1e-6):.1f}x); "
+        f"a process's first call: ours {first['ours']:.3f} s, alpaca-py {first['alpaca']:.3f} s → "
+        f"{first['alpaca'] / first['ours']:.1f}x"
     ]
 
 

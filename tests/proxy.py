@@ -44,6 +44,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self._open: list[Any] = []
+        with self.server._lock:
+            self.server.connections += 1
+            self.server.handlers.append(self)
         try:
             self._serve()
         finally:
@@ -53,9 +56,13 @@ class _Handler(socketserver.StreamRequestHandler):
     def _serve(self) -> None:
         upstream: socket.socket | None = None
         upstream_file: Any = None
+        served = 0
         while (head := _read_head(self.rfile)) is not None:
             request_line, headers = head
             method, target, version = request_line.split(" ", 2)
+            if served and self.server.take_drop():  # a kept-alive connection closed as a request came
+                return
+            served += 1
             self.server.record(method, target)
             if method == "CONNECT":
                 host, _, port = target.rpartition(":")
@@ -105,6 +112,9 @@ class ForwardingProxy(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.seen: list[tuple[str, str]] = []
         self.auth: list[str | None] = []
+        self.connections = 0  # client connections accepted
+        self.handlers: list[_Handler] = []
+        self.drop_reused = 0  # close this many kept-alive connections on their next request, unanswered
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, name="test-proxy", daemon=True)
 
@@ -115,6 +125,21 @@ class ForwardingProxy(socketserver.ThreadingTCPServer):
     def record(self, method: str, target: str) -> None:
         with self._lock:
             self.seen.append((method, target))
+
+    def take_drop(self) -> bool:
+        with self._lock:
+            if self.drop_reused:
+                self.drop_reused -= 1
+                return True
+            return False
+
+    def close_idle(self) -> None:
+        """Close every client connection (as a server closes idle kept-alive ones)."""
+        with self._lock:
+            handlers = list(self.handlers)
+        for h in handlers:
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> ForwardingProxy:
         self._thread.start()

@@ -175,3 +175,46 @@ def test_undecodable_compressed_bodies_are_invalid_answers() -> None:
             decode_body(body, encoding)
         error = translate_transport(caught.value, "GET /v2/stocks/bars", 10)
         assert isinstance(error, errors.InvalidResponseError) and "decoded" in str(error)
+
+
+# ----- keep-alive between calls ----------------------------------------------------------------------
+def test_a_second_call_goes_out_on_the_first_calls_connections_over_tls(
+    tls: tuple[Simulator, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path keeps its connections between calls (a TLS handshake is two round trips each): a
+    second pull through a tunnelling proxy opens no new tunnel, and gets the same bars."""
+    sim, bundle = tls
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    with ForwardingProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        session = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True)
+        first = _bars(session)
+        tunnels = proxy.connections
+        second = _bars(session)
+        again = proxy.connections
+        close_current()
+    assert tunnels >= 3  # (the first pull: a chain per symbol, and a tunnel each)
+    assert again == tunnels, f"the second pull opened {again - tunnels} new connections"
+    pd.testing.assert_frame_equal(second, first)
+
+
+def test_kept_connections_the_server_closed_are_replaced(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed while idle (seen when taken), or closed just as the next request arrives (nothing was
+    answered, so the GET goes again on a new connection): either way the pull is whole, no error."""
+    direct = _bars(anb.connect("demo", simulator=sim, rate_limit=None, quiet=True))
+    close_current()
+    with ForwardingProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        session = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True)
+        pd.testing.assert_frame_equal(_bars(session), direct)
+        proxy.close_idle()
+        time.sleep(0.2)
+        opened = proxy.connections
+        pd.testing.assert_frame_equal(_bars(session), direct)
+        assert proxy.connections > opened  # new ones, the closed ones dropped
+        proxy.drop_reused = 1  # the next request on a kept connection (the first request of a chain, on a
+        pd.testing.assert_frame_equal(_bars(session), direct)  # connection the last pull left): closed
+        assert proxy.drop_reused == 0  # it was dropped unanswered, and asked again
+        close_current()

@@ -11,18 +11,19 @@ underlying's price, asked for only then) fill them and the row is marked ``compu
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from .. import blackscholes as bs
-from .._wire import OPTION, normalize_symbol
+from .._wire import OPTION, chain_page_decoders, normalize_symbol
 from ..errors import InvalidResponseError, ValidationError
-from ..rest import decode_json
-from .pages import fetch_chains
+from ..rest import decode_typed
+from .pages import fetch_chains, next_token
 
 CONTRACT_COLUMNS = {
     "underlying": "object", "expiration": "datetime64[ns]", "type": "object", "strike": "float64",
@@ -147,19 +148,36 @@ def fetch_chain(
     contracts = contracts_query(params, symbol)
     rows = ChainRows()
     interest: dict[str, float] = {}
-    # The contracts first: one page, quick to answer, parsed while the snapshots are being prepared.
+    decode_snapshots, decode_contracts = chain_page_decoders()
+    snapshots = {**params, **({"feed": feed} if feed else {})}
+    # Calls and puts as two page chains (unless one type was asked): their first pages are asked at
+    # once, so a chain of up to 2,000 contracts is one round trip, not two pages one after the other.
+    # The contracts (one page, for open interest) are asked last: a server answers in turn, and theirs
+    # is the quickest page to parse, so the least work is left when the last answer is in.
+    halves = [snapshots] if "type" in params else [dict(snapshots, type=kind) for kind in TYPES]
     pages = fetch_chains([
+        *((data, path, half, SNAPSHOT_PAGE) for half in halves),
         (trading, CONTRACTS_PATH, contracts, CONTRACT_PAGE),
-        (data, path, {**params, **({"feed": feed} if feed else {})}, SNAPSHOT_PAGE),
     ])  # fmt: skip
+    last = snapshot_chains = len(halves)
+    frame: pd.DataFrame | None = None
     with closing(pages):
         for i, body in pages:
-            if i == 1:
-                rows.add((decode_json(body, what, "GET", path) or {}).get("snapshots") or {})
+            if i < last:
+                rows.add(decode_typed(body, decode_snapshots, what).snapshots)
+                snapshot_chains -= next_token(body) is None
+                if not snapshot_chains and len(interest) < len(rows.symbols):
+                    # the snapshots are all in and the contracts are not: the frame is built while
+                    # they come, and their open interest is put in it then
+                    frame = rows.frame(None, spot)
             else:
-                page = decode_json(body, f"GET /v2{CONTRACTS_PATH}", "GET", CONTRACTS_PATH) or {}
-                interest.update(open_interest(page.get("option_contracts") or []))
-    return rows.frame(interest if rows.symbols else None, spot)
+                page = decode_typed(body, decode_contracts, f"GET /v2{CONTRACTS_PATH}")
+                interest.update(open_interest(page.option_contracts or ()))
+    if frame is None:
+        return rows.frame(interest if rows.symbols else None, spot)
+    if len(frame):
+        frame["open_interest"] = interest_column(frame["symbol"].tolist(), interest)
+    return frame
 
 
 def contracts_query(params: dict[str, Any], underlying: str, status: str = "active") -> dict[str, Any]:
@@ -171,70 +189,98 @@ def contracts_query(params: dict[str, Any], underlying: str, status: str = "acti
     return query
 
 
-def open_interest(contracts: list[dict[str, Any]]) -> Iterator[tuple[str, float]]:
-    """(symbol, open interest) of each contract of a ``/v2/options/contracts`` page (NaN: none given)."""
+def open_interest(contracts: Iterable[Any]) -> Iterator[tuple[str, float]]:
+    """(symbol, open interest) of each contract of a decoded ``/v2/options/contracts`` page (NaN: none
+    given)."""
     for c in contracts:
-        oi = c.get("open_interest")
-        yield str(c.get("symbol")), float(oi) if oi else np.nan
+        oi = c.open_interest
+        yield c.symbol, float(oi) if oi else np.nan
 
 
-_NONE: dict[str, Any] = {}
+def interest_column(symbols: list[str], interest: dict[str, float]) -> np.ndarray:
+    """Open interest for each symbol (NaN: not known)."""
+    return np.array([interest.get(s, np.nan) for s in symbols], float)
+
+
+class _Nothing:
+    """What a snapshot lacks (no quote, trade or greeks): every field None."""
+
+    bp = ap = p = delta = gamma = theta = vega = rho = None
+
+
+_NOTHING = _Nothing()
 
 
 class ChainRows:
-    """Snapshot pages as they arrive, as plain values: each page's JSON can be dropped once added."""
+    """Snapshot pages as they arrive, each made arrays at once (its symbols' OCC parts, its numbers), so
+    that what is left when the last page is in is one sort and the frame: the earlier pages' work is done
+    while the later ones are on their way."""
 
     def __init__(self) -> None:
         self.symbols: list[str] = []
-        self.values: list[tuple[float | None, ...]] = []  # CHAIN_COLUMNS[1:10]; None: Alpaca sent nothing
+        self._values: list[np.ndarray] = []  # per page: (n, 9) floats, CHAIN_COLUMNS[1:10]; NaN: not sent
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per page: occ_parts
 
-    def add(self, snaps: dict[str, Any]) -> None:
-        symbols, values = self.symbols, self.values
-        for symbol, snap in snaps.items():
-            q, t, g = (
-                snap.get("latestQuote") or _NONE,
-                snap.get("latestTrade") or _NONE,
-                snap.get("greeks") or _NONE,
-            )
-            symbols.append(symbol)
-            iv = snap.get("impliedVolatility")
-            values.append((q.get("bp"), q.get("ap"), t.get("p"), iv, g.get("delta"), g.get("gamma"),
-                           g.get("theta"), g.get("vega"), g.get("rho")))  # fmt: skip
+    def add(self, snaps: dict[str, Any] | None) -> None:
+        """A decoded snapshot page's ``.snapshots`` (``_wire.chain_page_decoders``)."""
+        if not snaps:
+            return
+        symbols = list(snaps)
+        self._parts.append(occ_parts(np.array(symbols, dtype=object)))
+        nothing = _NOTHING
+        values: list[float | None] = []  # flat: no object per row is kept (nor counted by the collector)
+        extend = values.extend
+        for snap in snaps.values():
+            q, t, g = snap.latestQuote or nothing, snap.latestTrade or nothing, snap.greeks or nothing
+            extend((q.bp, q.ap, t.p, snap.impliedVolatility, g.delta, g.gamma, g.theta, g.vega, g.rho))
+        self._values.append(np.array(values, dtype=float).reshape(len(symbols), 9))  # None → NaN
+        self.symbols += symbols
 
     def frame(
         self, interest: dict[str, float] | None, spot: float | Callable[[], float | None] | None
     ) -> pd.DataFrame:
         """The chain frame, sorted by (expiration, strike, type); ``interest``: open interest by symbol."""
-        symbols = np.array(self.symbols, dtype=object)
-        expiration, strike, is_put = occ_parts(symbols)
+        pages = len(self._parts)
+        expiration, strike, is_put = (
+            (np.concatenate([p[i] for p in self._parts]) for i in range(3))
+            if pages
+            else (np.array([], "datetime64[D]"), np.array([], float), np.array([], bool))
+        )
+        values = np.concatenate(self._values) if pages else np.empty((0, 9))
         order = np.lexsort((is_put, strike, expiration))  # stable: ties (other roots) stay in symbol order
-        symbols = symbols[order]
-        values = np.array(self.values, dtype=float).reshape(len(symbols), 9)[order]  # None → NaN
+        symbols = np.array(self.symbols, dtype=object)[order]
+        values = values[order]
         days, day_codes = np.unique(expiration[order], return_inverse=True)
         strikes, strike_codes = np.unique(strike[order], return_inverse=True)
         kinds, kind_codes = np.unique(is_put[order], return_inverse=True)
-        # (the dates parsed as text, as pandas reads "YYYY-MM-DD"; from_arrays would factorize all again)
-        levels: list[Any] = [pd.to_datetime(days.astype(str), format="%Y-%m-%d"), strikes,
+        levels: list[Any] = [pd.DatetimeIndex(days.astype("datetime64[us]")), strikes,
                              np.array(TYPES, object)[kinds.astype(np.intp)]]  # fmt: skip
         codes: list[Any] = [day_codes, strike_codes, kind_codes]
         index = pd.MultiIndex(levels, codes, names=["expiration", "strike", "type"], verify_integrity=False)
         oi = interest or {}
-        columns = {"symbol": symbols, **dict(zip(CHAIN_COLUMNS[1:10], values.T, strict=True))}
-        interest_column = np.array([oi.get(s, np.nan) for s in symbols.tolist()], float)
-        frame = pd.DataFrame({**columns, "open_interest": interest_column}, index=index)
         missing = np.isnan(values[:, 4])  # no delta: no greeks
         if callable(spot):
             spot = spot() if missing.any() else None
-        frame["computed"] = missing & (spot is not None)
+        frame = pd.DataFrame(
+            {
+                "symbol": symbols,
+                **dict(zip(CHAIN_COLUMNS[1:10], values.T, strict=True)),
+                "open_interest": interest_column(symbols.tolist(), oi),
+                "computed": missing & (spot is not None),
+            },
+            index=index,
+        )
         if spot is not None and missing.any():
             _fill_greeks(frame, missing, spot)
         return frame
 
 
 def chain_frame(snaps: dict[str, Any], contracts: pd.DataFrame | None, spot: float | None) -> pd.DataFrame:
-    """Snapshots (+ contracts for open interest) → the chain frame; greeks filled where missing."""
+    """Snapshots as Alpaca's JSON (``{symbol: {"latestQuote": …}}``) + contracts for open interest → the
+    chain frame, greeks filled where missing; the same decoding as a fetched page."""
     rows = ChainRows()
-    rows.add(snaps)
+    decode = chain_page_decoders()[0]
+    rows.add(decode_typed(orjson.dumps({"snapshots": snaps}), decode, "the snapshots").snapshots)
     interest = (
         None if contracts is None else dict(zip(contracts.index, contracts["open_interest"], strict=True))
     )

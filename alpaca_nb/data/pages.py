@@ -92,7 +92,7 @@ def _follow(
                 yield i, body
     finally:
         for pipe in pipes:
-            pipe.close()
+            pipe.release()
 
 
 def count_items(body: bytes | memoryview) -> int:

@@ -45,25 +45,36 @@ def _d1_d2(s: F64, k: F64, t: F64, r: float, sigma: F64) -> tuple[F64, F64, F64]
 
 def price(call: np.ndarray, s: F64, k: F64, t: F64, r: float, sigma: F64) -> F64:
     """Black-Scholes price per share (``call``: a boolean array, True for calls)."""
-    d1, d2, _ = _d1_d2(s, k, t, r, sigma)
-    disc = k * np.exp(-r * t)
-    c = s * norm_cdf(d1) - disc * norm_cdf(d2)
-    p = disc * norm_cdf(-d2) - s * norm_cdf(-d1)
-    return np.asarray(np.where(call, c, p), dtype=np.float64)
+    return price_and_greeks(call, s, k, t, r, sigma, with_greeks=False)[0]
 
 
 def greeks(call: np.ndarray, s: F64, k: F64, t: F64, r: float, sigma: F64) -> Greeks:
+    found = price_and_greeks(call, s, k, t, r, sigma)[1]
+    assert found is not None
+    return found
+
+
+def price_and_greeks(
+    call: np.ndarray, s: F64, k: F64, t: F64, r: float, sigma: F64, *, with_greeks: bool = True
+) -> tuple[F64, Greeks | None]:
+    """The price per share and the greeks, from one N(d1) and one N(d2) (``math.erf`` one element at a
+    time is most of a chain page's pricing: a put's N(-x) is 1 - N(x))."""
     d1, d2, root_t = _d1_d2(s, k, t, r, sigma)
-    pdf = norm_pdf(d1)
     disc = k * np.exp(-r * t)
     nd1, nd2 = norm_cdf(d1), norm_cdf(d2)
+    c = s * nd1 - disc * nd2
+    p = disc * (1.0 - nd2) - s * (1.0 - nd1)
+    value = np.asarray(np.where(call, c, p), dtype=np.float64)
+    if not with_greeks:
+        return value, None
+    pdf = norm_pdf(d1)
     delta = np.where(call, nd1, nd1 - 1.0)
     gamma = pdf / (s * sigma * root_t)
     decay = -s * pdf * sigma / (2.0 * root_t)
     theta = np.where(call, decay - r * disc * nd2, decay + r * disc * (1.0 - nd2)) / 365.0
     vega = s * pdf * root_t / 100.0
     rho = np.where(call, k * t * np.exp(-r * t) * nd2, -k * t * np.exp(-r * t) * (1.0 - nd2)) / 100.0
-    return Greeks(delta, gamma, theta, vega, rho)
+    return value, Greeks(delta, gamma, theta, vega, rho)
 
 
 def implied_vol(

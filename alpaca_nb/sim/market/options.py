@@ -187,7 +187,8 @@ class OptionsMarket:
         t = np.maximum((chain.expires[index] - now) / YEAR_NS, MIN_T)
         spot_arr = np.full(len(index), s)
         sigma = chain.smile.sigma(k, spot_arr, t)
-        mid = bs.price(call, spot_arr, k, t, self.rate, sigma)
+        mid, greeks = bs.price_and_greeks(call, spot_arr, k, t, self.rate, sigma)
+        assert greeks is not None
         bid, ask = _grid(mid, half_spread(mid, moneyness(k, spot_arr, t)))
         h = chain.keys[index] * np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(ns // 1000)
         return ChainQuotes(
@@ -196,7 +197,7 @@ class OptionsMarket:
             (1 + (h >> np.uint64(17)) % np.uint64(400)).astype(np.int64),
             _CODES[((h >> np.uint64(29)) % np.uint64(len(_CODES))).astype(np.int64)],
             _CODES[((h >> np.uint64(37)) % np.uint64(len(_CODES))).astype(np.int64)],
-            sigma, bs.greeks(call, spot_arr, k, t, self.rate, sigma),
+            sigma, greeks,
         )  # fmt: skip
 
     def _one(self, symbol: str, now: int) -> ChainQuotes | None:

@@ -57,26 +57,28 @@ def chain_snapshots(
     if since is not None and q.ns < since:
         keep = trades.found & (trades.ns >= since)
     g = q.greeks
-    greeks = [
-        {"delta": delta, "gamma": gamma, "rho": rho, "theta": theta, "vega": vega}
-        for delta, gamma, rho, theta, vega in zip(
-            *(np.round(a, 8).tolist() for a in (g.delta, g.gamma, g.rho, g.theta, g.vega)), strict=True
-        )
-    ]
-    symbols = [chain.contracts[i].symbol for i in index.tolist()]
+    # One pass over plain lists (a page is 1,000 contracts; no intermediate list of dicts per part).
+    stamp = iso_one(q.ns)
+    stamps = iso_nanos(trades.ns)
+    delta, gamma, rho, theta, vega, iv = (np.round(a, 8).tolist() for a in (g.delta, g.gamma, g.rho, g.theta,
+                                                                          g.vega, q.iv))  # fmt: skip
     out: dict[str, Any] = {}
-    for symbol, ok, quote, trade, greek, iv in zip(
-        symbols, keep.tolist(), quote_dicts(q), trade_dicts(trades), greeks, q.iv.tolist(), strict=True
-    ):
-        if ok:  # (keys in Alpaca's order; a contract that never traded has no latestTrade)
-            out[symbol] = (
-                {
-                    "latestQuote": quote,
-                    "latestTrade": trade,
-                    "greeks": greek,
-                    "impliedVolatility": round(iv, 8),
-                }
-                if trade is not None
-                else {"latestQuote": quote, "greeks": greek, "impliedVolatility": round(iv, 8)}
-            )
+    for i, ok, ax, ap, as_, bx, bp, bs_, traded, ts, x, p, s, c, d, ga, r, th, v, vol in zip(
+        index.tolist(), keep.tolist(),
+        q.ask_exchange.tolist(), q.ask.tolist(), q.ask_size.tolist(),
+        q.bid_exchange.tolist(), q.bid.tolist(), q.bid_size.tolist(),
+        trades.found.tolist(), stamps, trades.exchange.tolist(), trades.price.tolist(), trades.size.tolist(),
+        trades.condition.tolist(), delta, gamma, rho, theta, vega, iv, strict=True,
+    ):  # fmt: skip
+        if not ok:
+            continue
+        quote = {"t": stamp, "ax": ax, "ap": ap, "as": as_, "bx": bx, "bp": bp, "bs": bs_, "c": "A"}
+        greeks = {"delta": d, "gamma": ga, "rho": r, "theta": th, "vega": v}
+        # (keys in Alpaca's order; a contract that never traded has no latestTrade)
+        out[chain.contracts[i].symbol] = (
+            {"latestQuote": quote, "latestTrade": {"t": ts, "x": x, "p": p, "s": s, "c": c}, "greeks": greeks,
+             "impliedVolatility": vol}
+            if traded
+            else {"latestQuote": quote, "greeks": greeks, "impliedVolatility": vol}
+        )  # fmt: skip
     return out
