@@ -461,6 +461,7 @@ class IdleConnections:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle: dict[_Key, list[Any]] = {}
+        self.generation = 0  # + 1 at each clear(): what a call opened before it is not kept after it
 
     def take(self, key: _Key) -> Any:
         while True:
@@ -473,10 +474,11 @@ class IdleConnections:
                 return conn
             conn.close()
 
-    def give(self, key: _Key, conn: Any) -> None:
+    def give(self, key: _Key, conn: Any, generation: int) -> None:
+        """Keep ``conn`` for the next call — unless the client was closed since the call began."""
         with self._lock:
             stack = self._idle.setdefault(key, [])
-            if len(stack) < self.PER_KEY:
+            if generation == self.generation and len(stack) < self.PER_KEY:
                 stack.append(conn)
                 return
         conn.close()
@@ -485,6 +487,7 @@ class IdleConnections:
         with self._lock:
             conns = [c for stack in self._idle.values() for c in stack]
             self._idle.clear()
+            self.generation += 1
         for conn in conns:
             conn.close()
 
@@ -664,6 +667,7 @@ class PipelinedGets:
         self._prefix = f"{self._connector.prefix}/{client._api_version}"  # type: ignore[attr-defined]
         self._conn: Any = None
         self._pending: tuple[str, str, float, dict[str, Any]] | None = None  # (path, target, sent at, params)
+        self._generation = client._idle().generation  # (a close() of the client after this: not kept)
         self._pooled = False  # the connection came from the client's idle ones and has not answered yet
         self._clean = False  # the last answer was read whole, and the server keeps the connection open
 
@@ -729,7 +733,12 @@ class PipelinedGets:
             failure: BaseException | None = None
             try:
                 response = self._conn.getresponse()
-            except (ConnectionError, http.client.BadStatusLine) as err:
+            except (
+                ConnectionError,
+                http.client.BadStatusLine,
+                ssl.SSLEOFError,
+                ssl.SSLZeroReturnError,
+            ) as err:
                 self.close()
                 if not self._pooled:
                     self._fail(err)
@@ -775,6 +784,6 @@ class PipelinedGets:
         """Done: the connection goes back to the client's idle ones if its last answer was read whole
         and nothing is in flight on it; else it is closed."""
         if self._conn is not None and self._pending is None and self._clean:
-            self._client._idle().give(self._connector.key, self._conn)
+            self._client._idle().give(self._connector.key, self._conn, self._generation)
             self._conn = None
         self.close()

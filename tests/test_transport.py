@@ -4,10 +4,13 @@ path and for every other call alike."""
 from __future__ import annotations
 
 import gzip
+import ssl
+import threading
 import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,6 +19,7 @@ from alpaca.trading.client import TradingClient
 
 import alpaca_nb as anb
 from alpaca_nb import errors
+from alpaca_nb.data import pages as data_pages
 from alpaca_nb.rest import decode_body, translate_transport
 from alpaca_nb.session import Session, close_current
 from alpaca_nb.sim import Simulator
@@ -218,3 +222,58 @@ def test_kept_connections_the_server_closed_are_replaced(
         pd.testing.assert_frame_equal(_bars(session), direct)  # connection the last pull left): closed
         assert proxy.drop_reused == 0  # it was dropped unanswered, and asked again
         close_current()
+
+
+@pytest.mark.parametrize(
+    "closed",
+    [ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), ssl.SSLZeroReturnError(6, "closed (EOF)")],
+    ids=["SSLEOFError", "SSLZeroReturnError"],
+)
+def test_a_kept_connection_closed_as_tls_eof_is_asked_again(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, closed: Exception
+) -> None:
+    """Over TLS a server closing a kept connection as the GET goes out shows as an SSL EOF, not a
+    ConnectionError: the GET goes again on a new connection, as for a reset (review finding)."""
+    session = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True)
+    want = _bars(session)  # (the connections are kept)
+    answer = urllib3.connection.HTTPConnection.getresponse
+    raised: list[Exception] = []
+
+    def eof_once(conn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not raised:
+            raised.append(closed)
+            raise closed
+        return answer(conn, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "getresponse", eof_once)
+    pd.testing.assert_frame_equal(_bars(session), want)
+    assert raised == [closed]
+    close_current()
+
+
+def test_connections_of_a_pull_that_ends_after_close_are_not_kept(sim: Simulator) -> None:
+    """``close()`` while a pull runs in another thread: when it ends, its connections are closed, not
+    put back for the next call (review finding: 3 sockets stayed open after close())."""
+    session = anb.connect("demo", simulator=sim, rate_limit=None, quiet=True)
+    client = session.data_client("AAPL")
+    _bars(session)
+    started, done = threading.Event(), threading.Event()
+    decode = data_pages.next_token
+
+    def slow(body: Any) -> Any:
+        started.set()
+        done.wait(10)
+        return decode(body)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data_pages, "next_token", slow)
+        pull = threading.Thread(target=_bars, args=(session,))
+        pull.start()
+        assert started.wait(10)
+        client.close()
+        done.set()
+        pull.join(30)
+    kept = sum(len(stack) for stack in client._idle()._idle.values())
+    assert kept == 0, f"{kept} connections kept after close()"
+    assert len(_bars(session)) > 20_000  # and the client works after it
+    close_current()
