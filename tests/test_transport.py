@@ -181,6 +181,23 @@ def test_undecodable_compressed_bodies_are_invalid_answers() -> None:
         assert isinstance(error, errors.InvalidResponseError) and "decoded" in str(error)
 
 
+def test_gzip_bodies_decode_as_gzip_reads_them_whatever_their_trailer_says() -> None:
+    """The one-member fast path (output sized from the trailer) gives what ``gzip.decompress`` gives:
+    several members, a trailer whose length lies, a corrupt checksum (an error), an empty body."""
+    page = (
+        b'{"option_contracts":[' + b'{"symbol":"AAPL261218C00200000","open_interest":"7"},' * 20_000 + b"{}]}"
+    )
+    one = gzip.compress(page)
+    two = one + one  # (the trailer names one member's length: the second must not be missed)
+    lying = bytearray(one)
+    lying[-4:] = (len(page) // 2).to_bytes(4, "little")  # a length field that is wrong (and so a bad check)
+    for body in (one, two, gzip.compress(b""), gzip.compress(page[:10])):
+        assert decode_body(body, "gzip") == gzip.decompress(body)
+    for body in (bytes(lying), one[:-1], one[: len(one) // 2]):
+        with pytest.raises(urllib3.exceptions.DecodeError):
+            decode_body(body, "gzip")
+
+
 # ----- keep-alive between calls ----------------------------------------------------------------------
 def test_a_second_call_goes_out_on_the_first_calls_connections_over_tls(
     tls: tuple[Simulator, Path], monkeypatch: pytest.MonkeyPatch
