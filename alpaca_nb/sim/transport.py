@@ -45,6 +45,9 @@ def accepted_encoding(header: str | None) -> str | None:
     return None
 
 
+UNCACHED = web.ResponseKey("uncached", bool)  # ``response[UNCACHED] = True``: compressed, not cached
+
+
 class Compressor:
     """gzip/deflate bodies, with an LRU of recent results bounded by their total size.
 
@@ -65,15 +68,19 @@ class Compressor:
         self._cache: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
         self._bytes = 0
 
-    def compress(self, body: bytes, encoding: str) -> bytes:
-        key = (encoding, hashlib.sha1(body, usedforsecurity=False).digest())  # (a cache key: fastest here)
-        hit = self._cache.get(key)
+    def compress(self, body: bytes, encoding: str, *, cache: bool = True) -> bytes:
+        """``cache`` False: an answer that will not be asked again as it is (a chain page stamped with the
+        latest quote) is compressed without hashing it for the cache."""
+        key = (encoding, hashlib.sha1(body, usedforsecurity=False).digest()) if cache else None  # (fastest)
+        hit = self._cache.get(key) if key is not None else None
         if hit is not None:
-            self._cache.move_to_end(key)
+            self._cache.move_to_end(key)  # type: ignore[arg-type]
             return hit
         wbits = 31 if encoding == "gzip" else 15  # HTTP "deflate" is the zlib format (RFC 9110 §8.4.1.2)
         packer = self.engine.compressobj(self.level, zlib.DEFLATED, wbits)
         out: bytes = packer.compress(body) + packer.flush()
+        if key is None:
+            return out
         self._cache[key] = out
         self._bytes += len(out)
         while self._bytes > self.max_bytes and len(self._cache) > 1:
@@ -90,7 +97,7 @@ class Compressor:
         response.headers["Vary"] = "Accept-Encoding"
         if encoding is None:
             return
-        response.body = self.compress(body, encoding)
+        response.body = self.compress(body, encoding, cache=not response.get(UNCACHED))
         response.headers["Content-Encoding"] = encoding
 
 

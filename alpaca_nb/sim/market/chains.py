@@ -17,8 +17,9 @@ structure that is richer at the short end, ``atm(T) = base * (1 + 0.15 * exp(-T 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -101,6 +102,9 @@ class Chain:
     keys: npt.NDArray[np.uint64]
     smile: Smile
     first_day: npt.NDArray[np.int64]  # ordinal of the first day each contract trades
+    # each contract's latest trade as snapshot JSON, by contract: (its ns, the JSON) — a trade's JSON is
+    # made once, not at every snapshot page that shows it (routes/option_snapshots.py)
+    trade_json: dict[int, tuple[int, Any]] = field(default_factory=dict)
 
 
 def build_chain(info: SymbolInfo, spot: float, today: dt.date, seed: int) -> Chain:

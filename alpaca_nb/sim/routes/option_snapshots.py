@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ..market.chains import Chain
 from ..market.common import I64
@@ -59,16 +60,28 @@ def chain_snapshots(
     g = q.greeks
     # One pass over plain lists (a page is 1,000 contracts; no intermediate list of dicts per part).
     stamp = iso_one(q.ns)
-    stamps = iso_nanos(trades.ns)
     delta, gamma, rho, theta, vega, iv = (np.round(a, 8).tolist() for a in (g.delta, g.gamma, g.rho, g.theta,
                                                                           g.vega, q.iv))  # fmt: skip
+    rows, traded, trade_ns = index.tolist(), trades.found.tolist(), trades.ns.tolist()
+    made = chain.trade_json
+    new = [k for k, (i, ok, ns) in enumerate(zip(rows, traded, trade_ns, strict=True))
+           if ok and made.get(i, _NONE)[0] != ns]  # fmt: skip
+    if new:  # the trades not yet shown: their JSON, once (orjson embeds a Fragment as it is)
+        at = np.array(new)
+        for k, ts, x, p, s, c in zip(
+            new, iso_nanos(trades.ns[at]), trades.exchange[at].tolist(), trades.price[at].tolist(),
+            trades.size[at].tolist(), trades.condition[at].tolist(), strict=True,
+        ):  # fmt: skip
+            made[rows[k]] = (
+                trade_ns[k],
+                orjson.Fragment(orjson.dumps({"t": ts, "x": x, "p": p, "s": s, "c": c})),
+            )
     out: dict[str, Any] = {}
-    for i, ok, ax, ap, as_, bx, bp, bs_, traded, ts, x, p, s, c, d, ga, r, th, v, vol in zip(
-        index.tolist(), keep.tolist(),
+    for i, ok, ax, ap, as_, bx, bp, bs_, was_traded, d, ga, r, th, v, vol in zip(
+        rows, keep.tolist(),
         q.ask_exchange.tolist(), q.ask.tolist(), q.ask_size.tolist(),
         q.bid_exchange.tolist(), q.bid.tolist(), q.bid_size.tolist(),
-        trades.found.tolist(), stamps, trades.exchange.tolist(), trades.price.tolist(), trades.size.tolist(),
-        trades.condition.tolist(), delta, gamma, rho, theta, vega, iv, strict=True,
+        traded, delta, gamma, rho, theta, vega, iv, strict=True,
     ):  # fmt: skip
         if not ok:
             continue
@@ -76,9 +89,11 @@ def chain_snapshots(
         greeks = {"delta": d, "gamma": ga, "rho": r, "theta": th, "vega": v}
         # (keys in Alpaca's order; a contract that never traded has no latestTrade)
         out[chain.contracts[i].symbol] = (
-            {"latestQuote": quote, "latestTrade": {"t": ts, "x": x, "p": p, "s": s, "c": c}, "greeks": greeks,
-             "impliedVolatility": vol}
-            if traded
+            {"latestQuote": quote, "latestTrade": made[i][1], "greeks": greeks, "impliedVolatility": vol}
+            if was_traded
             else {"latestQuote": quote, "greeks": greeks, "impliedVolatility": vol}
         )  # fmt: skip
     return out
+
+
+_NONE = (None, None)

@@ -28,6 +28,7 @@ from ..market.common import Bars, cut_complete
 from ..market.occ import OCC_RE, ContractInfo
 from ..market.options import EXCHANGES, HISTORY_START, OptionsMarket
 from ..params import parse_limit, parse_time, parse_timeframe
+from ..transport import UNCACHED
 from ..wire import ApiError, bar_dicts, iso_nanos
 from .option_contracts import ContractFilter
 from .option_snapshots import chain_snapshots, quote_dicts, trade_dicts
@@ -200,7 +201,9 @@ class OptionDataRoutes:
         page, rest = infos[:limit], infos[limit:]
         snaps = self.snapshot_map(page, now, self._since(request))
         next_token = self._token(rest[0].symbol if rest else None)
-        return json_response({"snapshots": dict(sorted(snaps.items())), "next_page_token": next_token})
+        return _fresh(
+            json_response({"snapshots": dict(sorted(snaps.items())), "next_page_token": next_token})
+        )
 
     async def chain(self, request: web.Request) -> web.Response:
         """A chain page: the contracts' filters over the chain's arrays at once, in symbol order."""
@@ -221,7 +224,7 @@ class OptionDataRoutes:
         index = np.flatnonzero(keep)
         snaps = chain_snapshots(self.options, chain, index[:limit], now, self._since(request))
         next_token = self._token(chain.contracts[int(index[limit])].symbol if len(index) > limit else None)
-        return json_response({"snapshots": snaps, "next_page_token": next_token})
+        return _fresh(json_response({"snapshots": snaps, "next_page_token": next_token}))
 
     async def exchanges(self, request: web.Request) -> web.Response:
         return json_response(EXCHANGES)
@@ -231,6 +234,12 @@ class OptionDataRoutes:
         if ticktype not in CONDITIONS:
             raise ApiError(400, 40010000, f"invalid ticktype: {ticktype}")
         return json_response(CONDITIONS[ticktype])
+
+
+def _fresh(response: web.Response) -> web.Response:
+    """A snapshot page: stamped with the latest quote, never the same twice — not worth caching."""
+    response[UNCACHED] = True
+    return response
 
 
 def _bar_run(bars: Bars, a: int, b: int, desc: bool) -> bytes:
