@@ -20,6 +20,7 @@ or an exception, so ``%xmode Verbose`` tracebacks (which print locals) cannot sh
 
 from __future__ import annotations
 
+import functools
 import http.client
 import logging
 import os
@@ -304,7 +305,6 @@ class SafeRESTMixin:
         self._anb_timeout = timeout
         self._anb_limiter = limiter
         self._anb_account = account
-        self._anb_idle = IdleConnections()
 
     @property
     def last_error(self) -> str | None:
@@ -610,6 +610,7 @@ def decode_body(raw: bytes, encoding: str | None) -> bytes:
         raise urllib3.exceptions.DecodeError(f"the {encoding} body could not be decoded") from None
 
 
+@functools.cache  # (made once: decode_body runs for every page)
 def _gunzip() -> Any:
     try:
         from isal import igzip, igzip_lib
@@ -634,6 +635,7 @@ def _gunzip() -> Any:
     return gunzip
 
 
+@functools.cache
 def _inflate() -> Any:
     try:
         from isal import isal_zlib
