@@ -2,8 +2,9 @@
 
 A chain is ``/v1beta1/options/snapshots/{underlying}`` (quotes, last trade, greeks, implied volatility;
 up to 1,000 a page) joined with ``/v2/options/contracts`` (open interest; up to 10,000 a page), indexed
-by (expiration, strike, type). Both page in at once, on two connections in one thread; each page
-becomes plain values (``ChainRows``) and the frame is built from arrays (benchmarks/options.py). Where
+by (expiration, strike, type). Calls, puts and contracts page in at once, on three connections in one
+thread; each page is decoded into only what a row keeps and made arrays (``ChainRows``), and the frame
+is built from them (benchmarks/options.py). Where
 a snapshot carries no greeks, ours (``blackscholes``, Black-Scholes from the mid price and the
 underlying's price, asked for only then) fill them and the row is marked ``computed``.
 """
@@ -136,9 +137,8 @@ def fetch_chain(
     function that fetches it, called only if needed), for greeks the snapshots lack (rows marked
     ``computed``).
 
-    The snapshots (market-data API, 1,000 a page) and the contracts (trading API, 10,000 a page) page in
-    at once on two connections, each page parsed while the next is on its way; each page's JSON becomes
-    rows of plain values and is dropped."""
+    The snapshots (market-data API, 1,000 a page; calls and puts as two page chains) and the contracts
+    (trading API, 10,000 a page) page in at once, each page parsed while the next is on its way."""
     params = contract_params(underlying, **filters)
     symbol = params.pop("underlying")
     if feed is not None and feed not in OPTION.feeds:
